@@ -1,0 +1,278 @@
+"""Telegram handlers: chat events in, calls of the shared flow and core out, native replies back.
+
+`/score <dance>` works as the caption of a video, a video file (document) or an animation (a short muted
+MP4), and as a text reply to such a message. `CommandHandler` ignores captions, so captions go through a
+`MessageHandler` with a caption filter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from telegram import Message, Update
+from telegram.constants import ChatAction, ChatMemberStatus, ChatType
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import Application, BaseHandler, CommandHandler, ContextTypes, MessageHandler, filters
+
+from bot.errors import (
+    GENERIC_FAILURE,
+    MissingVideoError,
+    NotModeratorError,
+    TooBigError,
+    describe_failure,
+)
+from bot.scoring import MB, Dancer, PlatformLimits, ScoreRequest, VideoUpload
+from bot.services import RESTART_MESSAGE, Services
+
+logger = logging.getLogger(__name__)
+
+LIMITS = PlatformLimits(
+    platform="telegram",
+    download_bytes=20 * MB,
+    upload_bytes=50 * MB,
+    trim_hint="Trim it to the part with the dance (Telegram's editor can do it before sending) or send it "
+    "as a video rather than a file, so Telegram compresses it, and try again.",
+)
+SCORE_CAPTION = re.compile(r"^/score(@\w+)?(\s|$)", re.IGNORECASE)
+USAGE = (
+    "Send your dance video with the caption /score <dance>, or reply to a video with /score <dance>. "
+    "/dances lists the dances of this chat."
+)
+HELP = (
+    "I score how well you replicate a dance, from 1 to 10, and show you what to work on.\n"
+    "• /score <dance> as the caption of your video (or as a reply to a video)\n"
+    "• /dances: the dances of this chat\n"
+    "• /help: this message\n"
+    "Chat administrators: reply to a reference video with /dance add <name>; /dance remove <name>."
+)
+Command = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+
+
+class TelegramHandlers:
+    """The bot's handlers, bound to the shared services."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def handlers(self) -> list[BaseHandler[Any, Any, Any]]:
+        media = filters.VIDEO | filters.ANIMATION | filters.Document.ALL
+        return [
+            MessageHandler(media & filters.CaptionRegex(SCORE_CAPTION), self.score_caption),
+            CommandHandler("score", self.score_reply),
+            CommandHandler("dances", self.dances),
+            CommandHandler("dance", self.dance),
+            CommandHandler(["help", "start"], self.help),
+        ]
+
+    # ------------------------------------------------------------------ commands
+    async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await _message(update).reply_text(HELP)
+
+    async def score_caption(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = _message(update)
+        await self._score(message, message, _argument(message.caption or ""), context)
+
+    async def score_reply(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = _message(update)
+        target = message.reply_to_message
+        if target is None or _video_of(target) is None:
+            await message.reply_text(describe_failure(MissingVideoError(USAGE)))
+            return
+        await self._score(message, target, " ".join(context.args or []), context)
+
+    async def dances(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = _message(update)
+        names = await self.services.community.list_dances(_community(message))
+        if names:
+            await message.reply_text("Dances here: " + ", ".join(names))
+        else:
+            await message.reply_text(
+                "No dances yet. A chat administrator can add one with /dance add <name>."
+            )
+
+    async def dance(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """`/dance add <name>` (as a reply to the reference video) and `/dance remove <name>`: admins only."""
+        message = _message(update)
+        args = context.args or []
+        action, name = (args[0].lower(), " ".join(args[1:])) if args else ("", "")
+        if action not in {"add", "remove"} or not name:
+            await message.reply_text(
+                "Use /dance add <name> as a reply to the reference video, or /dance remove <name>."
+            )
+            return
+        try:
+            await self._require_moderator(message, context)
+            community = _community(message)
+            if action == "remove":
+                await self.services.community.remove_dance(community, name)
+                await message.reply_text(f"Removed the dance “{name}”.")
+                return
+            target = message.reply_to_message
+            video = _video_of(target) if target is not None else None
+            if target is None or video is None:
+                raise MissingVideoError("Reply to the reference video with /dance add <name>.")
+            status = await message.reply_text("Analysing the reference…")
+            async with self.services.workload.job():
+                upload = _upload(video, context)
+                self.services.flow.check_upload(upload, LIMITS)
+                added = await self.services.community.add_dance(
+                    community, name, upload, added_by=_dancer(message)
+                )
+            await status.edit_text(f"Added the dance “{added}”. Try it: /score {added}")
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            if describe_failure(error) == GENERIC_FAILURE:
+                logger.exception("/dance %s failed", action)
+            await message.reply_text(describe_failure(error))
+
+    # ------------------------------------------------------------------ scoring
+    async def _score(
+        self, command: Message, target: Message, dance: str, context: ContextTypes.DEFAULT_TYPE
+    ) -> None:
+        """Score the video in `target` against `dance`; `command` is the message that asked for it."""
+        status = await command.reply_text("Analysing…")  # acknowledge at once
+
+        async def report(text: str) -> None:
+            await status.edit_text(text)
+
+        try:
+            video = _video_of(target)
+            if video is None:
+                raise MissingVideoError(USAGE)
+            if not dance:
+                raise MissingVideoError("Which dance? Write /score <dance>; /dances lists them.")
+            request = ScoreRequest(
+                community=_community(command),
+                dancer=_dancer(command),
+                dance_name=dance,
+                video=_upload(video, context),
+                limits=LIMITS,
+            )
+            async with self.services.workload.job(), self.services.flow.score(request, report) as reply:
+                await status.edit_text(reply.text)
+                await self._send_media(target, reply.clip, reply.card, context)
+        except asyncio.CancelledError:
+            await _quietly(status.edit_text(RESTART_MESSAGE))
+            raise
+        except Exception as error:
+            if describe_failure(error) == GENERIC_FAILURE:
+                logger.exception("scoring failed for chat %s", command.chat_id)
+            await status.edit_text(describe_failure(error))
+
+    async def _send_media(
+        self, target: Message, clip: Path | None, card: Path | None, context: ContextTypes.DEFAULT_TYPE
+    ) -> None:
+        """The clip and the card as replies to the video; if the clip can't be sent, the card alone."""
+        if clip is not None:
+            try:
+                await context.bot.send_chat_action(target.chat_id, ChatAction.UPLOAD_VIDEO)
+                with clip.open("rb") as handle:
+                    await target.reply_video(handle, filename="dancescore.mp4", supports_streaming=True)
+            except TelegramError as error:
+                logger.warning("could not send the clip (%s); sending the card alone", error)
+        if card is not None:
+            with card.open("rb") as handle:
+                await target.reply_photo(handle, filename="dancescore.png")
+
+    async def _require_moderator(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Chat administrators (and the owner) are moderators; in a private chat, the user is."""
+        if message.chat.type == ChatType.PRIVATE:
+            return
+        user = message.from_user
+        assert user is not None
+        member = await context.bot.get_chat_member(message.chat_id, user.id)
+        if member.status not in {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}:
+            raise NotModeratorError("Only chat administrators can do that.")
+
+
+def build_application(
+    token: str, api_url: str | None, services: Services, **builder: Any
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The python-telegram-bot Application: rate-limited and retried, updates handled concurrently.
+
+    `api_url` is a Bot API server's base URL (e.g. http://127.0.0.1:8081); None means Telegram's own.
+    """
+    from telegram.ext import AIORateLimiter, ApplicationBuilder
+
+    build = ApplicationBuilder().token(token).rate_limiter(AIORateLimiter(max_retries=3))
+    build = build.concurrent_updates(True)
+    if api_url:
+        base = api_url.rstrip("/")
+        build = build.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
+    for name, value in builder.items():
+        build = getattr(build, name)(value)
+    application = build.build()
+    handlers = TelegramHandlers(services)
+    application.add_handlers(handlers.handlers())
+    application.add_error_handler(log_error)
+    return application
+
+
+async def log_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log first; then tell the user, if there is one, that something went wrong."""
+    logger.error("unhandled error in a Telegram handler", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_message is not None:
+        await _quietly(update.effective_message.reply_text(GENERIC_FAILURE))
+
+
+# ---------------------------------------------------------------------- plain data from Telegram objects
+def _message(update: Update) -> Message:
+    assert update.effective_message is not None
+    return update.effective_message
+
+
+def _community(message: Message) -> str:
+    return f"telegram:{message.chat_id}"
+
+
+def _dancer(message: Message) -> Dancer:
+    user = message.from_user
+    assert user is not None
+    return Dancer("telegram", str(user.id), user.full_name)
+
+
+def _argument(caption: str) -> str:
+    return SCORE_CAPTION.sub("", caption.strip(), count=1).strip()
+
+
+def _video_of(message: Message) -> Any:
+    """The video, animation or document of a message (None for none)."""
+    return message.video or message.animation or message.document
+
+
+def _upload(video: Any, context: ContextTypes.DEFAULT_TYPE) -> VideoUpload:
+    async def fetch(path: Path) -> None:
+        try:
+            file = await context.bot.get_file(video.file_id)
+        except BadRequest as error:
+            if "too big" in str(error).lower():
+                raise TooBigError(
+                    f"Telegram only lets bots download files up to {LIMITS.download_bytes // MB} MB. "
+                    + LIMITS.trim_hint
+                ) from error
+            raise
+        await file.download_to_drive(path)
+
+    duration = getattr(video, "duration", None)
+    if duration is not None and not isinstance(duration, int | float):
+        duration = duration.total_seconds()
+    return VideoUpload(
+        filename=getattr(video, "file_name", None) or "video.mp4",
+        size=video.file_size,
+        mime_type=video.mime_type,
+        fetch=fetch,
+        duration_s=duration,
+    )
+
+
+async def _quietly(action: Awaitable[Any]) -> None:
+    try:
+        await action
+    except TelegramError:
+        logger.warning("could not send a message", exc_info=True)

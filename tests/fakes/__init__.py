@@ -1,0 +1,1 @@
+"""Local stand-ins for the chat platforms' servers, driven through the real client libraries."""

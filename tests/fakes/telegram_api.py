@@ -1,0 +1,619 @@
+"""A fake Telegram Bot API server (aiohttp) that python-telegram-bot talks to over real HTTP.
+
+It implements the part of the Bot API the bot uses, with Telegram's own limits and error shapes:
+getMe, getUpdates (long poll with offsets), sendMessage, editMessageText, sendChatAction,
+sendVideo / sendPhoto / sendDocument (multipart; the files are kept for the test to inspect), getFile
+and the file download under /file/bot{token}/{path}, getChatMember / getChatAdministrators,
+deleteWebhook, setMyCommands, deleteMessage, and 429 injection with `retry_after`.
+
+Tests push updates as a user would send them (`send_video`, `send_document`, `send_text`, ...) and
+read what the bot sent (`sent`, `wait_for`). Point the bot at it with::
+
+    ApplicationBuilder().token(TOKEN).base_url(f"{api.url}/bot").base_file_url(f"{api.url}/file/bot")
+
+Run it by hand for an end-to-end check (files the bot sends are written to --save-dir)::
+
+    python -m tests.fakes.telegram_api --port 8081
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+logger = logging.getLogger(__name__)
+
+DOWNLOAD_LIMIT = 20 * 1000 * 1000  # getFile refuses bigger files ("file is too big")
+UPLOAD_LIMIT = 50 * 1000 * 1000  # sendVideo & co. refuse bigger files (413)
+FILE_KINDS = {
+    "sendVideo": "video",
+    "sendPhoto": "photo",
+    "sendDocument": "document",
+    "sendAnimation": "animation",
+}
+
+
+@dataclass
+class SentMessage:
+    """One message the bot sent (or edited), as the fake server stored it."""
+
+    method: str
+    chat_id: int
+    message_id: int
+    text: str | None = None
+    caption: str | None = None
+    reply_to: int | None = None
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # field -> (file name, bytes)
+    edits: list[str] = field(default_factory=list)  # every text this message had, in order
+
+    @property
+    def body(self) -> str:
+        """The text or caption as the user sees it now."""
+        return self.text if self.text is not None else (self.caption or "")
+
+
+@dataclass
+class StoredFile:
+    file_id: str
+    unique_id: str
+    path: str
+    data: bytes
+
+
+class FakeTelegramApi:
+    """The server and its state. Use `async with FakeTelegramApi() as api:` to run it on 127.0.0.1."""
+
+    def __init__(self, *, bot_username: str = "dancescore_test_bot", save_dir: Path | None = None) -> None:
+        self.bot_username = bot_username
+        self.save_dir = save_dir
+        self.updates: list[dict[str, Any]] = []
+        self.sent: list[SentMessage] = []
+        self.calls: list[str] = []  # every method called, in order (429-refused calls included)
+        self.files: dict[str, StoredFile] = {}
+        self.admins: dict[int, set[int]] = {}  # chat id -> user ids that are administrators
+        self.owners: dict[int, int] = {}  # chat id -> creator's user id
+        self.commands: list[dict[str, Any]] = []
+        self._faults: list[dict[str, Any]] = []
+        self._messages: dict[tuple[int, int], dict[str, Any]] = {}
+        self._sent_by_id: dict[tuple[int, int], SentMessage] = {}
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1000)
+        self._file_ids = itertools.count(1)
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    # ------------------------------------------------------------------ lifecycle
+    def application(self) -> web.Application:
+        app = web.Application(client_max_size=UPLOAD_LIMIT + 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._handle_method)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._handle_download)
+        app.router.add_post("/control/send", self._handle_control_send)
+        app.router.add_get("/control/sent", self._handle_control_sent)
+        return app
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        self._runner = web.AppRunner(self.application(), shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        bound = site._server.sockets[0].getsockname()  # type: ignore[union-attr]
+        self.url = f"http://{host}:{bound[1]}"
+        return self.url
+
+    async def stop(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeTelegramApi:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # ------------------------------------------------------------------ test side: what users do
+    def user(self, user_id: int, first_name: str = "Dancer") -> dict[str, Any]:
+        return {"id": user_id, "is_bot": False, "first_name": first_name, "username": first_name.lower()}
+
+    def add_file(self, data: bytes, name: str) -> StoredFile:
+        n = next(self._file_ids)
+        stored = StoredFile(f"file-{n}", f"u{n}", f"documents/{n}_{name}", data)
+        self.files[stored.file_id] = stored
+        return stored
+
+    async def send_text(
+        self,
+        chat_id: int,
+        user: dict[str, Any],
+        text: str,
+        *,
+        reply_to: int | None = None,
+        chat_type: str = "group",
+    ) -> dict[str, Any]:
+        message = self._user_message(chat_id, user, chat_type, reply_to)
+        message["text"] = text
+        if text.startswith("/"):
+            command = text.split()[0]
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+        return await self._push(message)
+
+    async def send_video(
+        self,
+        chat_id: int,
+        user: dict[str, Any],
+        data: bytes,
+        *,
+        caption: str | None = None,
+        name: str = "dance.mp4",
+        duration: int = 10,
+        declared_size: int | None = None,
+        chat_type: str = "group",
+    ) -> dict[str, Any]:
+        """A video sent as a video (Telegram re-encodes those to MP4)."""
+        stored = self.add_file(data, name)
+        message = self._user_message(chat_id, user, chat_type, None)
+        message["video"] = {
+            **self._file_fields(stored, declared_size),
+            "width": 720,
+            "height": 1280,
+            "duration": duration,
+            "mime_type": "video/mp4",
+            "file_name": name,
+        }
+        return await self._push(self._with_caption(message, caption))
+
+    async def send_animation(
+        self,
+        chat_id: int,
+        user: dict[str, Any],
+        data: bytes,
+        *,
+        caption: str | None = None,
+        name: str = "clip.mp4",
+    ) -> dict[str, Any]:
+        """A short muted MP4: Telegram delivers it as an animation (and a document)."""
+        stored = self.add_file(data, name)
+        message = self._user_message(chat_id, user, "group", None)
+        fields = {**self._file_fields(stored, None), "file_name": name, "mime_type": "video/mp4"}
+        message["animation"] = {**fields, "width": 720, "height": 1280, "duration": 5}
+        message["document"] = fields
+        return await self._push(self._with_caption(message, caption))
+
+    async def send_document(
+        self,
+        chat_id: int,
+        user: dict[str, Any],
+        data: bytes,
+        *,
+        name: str,
+        mime_type: str,
+        caption: str | None = None,
+        declared_size: int | None = None,
+    ) -> dict[str, Any]:
+        """A file sent as a file (not recompressed): video files, or anything else."""
+        stored = self.add_file(data, name)
+        message = self._user_message(chat_id, user, "group", None)
+        message["document"] = {
+            **self._file_fields(stored, declared_size),
+            "file_name": name,
+            "mime_type": mime_type,
+        }
+        return await self._push(self._with_caption(message, caption))
+
+    def make_admin(self, chat_id: int, user_id: int, *, owner: bool = False) -> None:
+        self.admins.setdefault(chat_id, set()).add(user_id)
+        if owner:
+            self.owners[chat_id] = user_id
+
+    def fail_next(self, method: str, *, retry_after: int = 1, times: int = 1) -> None:
+        """Answer the next `times` calls of `method` with 429 Too Many Requests."""
+        self._faults.append({"method": method, "retry_after": retry_after, "times": times})
+
+    # ------------------------------------------------------------------ test side: what the bot did
+    def sent_to(self, chat_id: int) -> list[SentMessage]:
+        return [m for m in self.sent if m.chat_id == chat_id]
+
+    async def wait_for(self, predicate: Callable[[SentMessage], bool], timeout: float = 20.0) -> SentMessage:
+        """The first sent (or edited) message matching `predicate`, waiting up to `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        async with self._changed:
+            while True:
+                for message in self.sent:
+                    if predicate(message):
+                        return message
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    seen = [(m.method, m.chat_id, m.body) for m in self.sent]
+                    raise AssertionError(f"the bot sent nothing matching within {timeout} s; it sent {seen}")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), left)
+
+    # ------------------------------------------------------------------ HTTP side
+    async def _handle_method(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        self.calls.append(method)
+        fault = self._take_fault(method)
+        if fault is not None:
+            return self._error(
+                429,
+                f"Too Many Requests: retry after {fault['retry_after']}",
+                {"retry_after": fault["retry_after"]},
+            )
+        params, files = await self._read_params(request)
+        handler = self._methods().get(method)
+        if handler is None:
+            return self._error(404, "Not Found: method not found")
+        try:
+            result = await handler(params, files)
+        except _ApiError as error:
+            return self._error(error.status, error.description)
+        async with self._changed:
+            self._changed.notify_all()
+        return web.json_response({"ok": True, "result": result})
+
+    async def _handle_download(self, request: web.Request) -> web.StreamResponse:
+        path = request.match_info["path"]
+        for stored in self.files.values():
+            if stored.path == path:
+                return web.Response(body=stored.data, content_type="application/octet-stream")
+        return web.Response(status=404, text="Not Found")
+
+    async def _handle_control_send(self, request: web.Request) -> web.Response:
+        """For a person driving the server by hand: a user sends a file (multipart field `file`) with a
+        caption, or a text. Form fields: chat_id, user_id, caption or text, as (video|document)."""
+        params, files = await self._read_params(request)
+        chat_id, user = int(params.get("chat_id", -100)), self.user(int(params.get("user_id", 1)))
+        if "file" not in files:
+            message = await self.send_text(chat_id, user, str(params.get("text", "")))
+        elif params.get("as") == "document":
+            name, data = files["file"]
+            message = await self.send_document(
+                chat_id,
+                user,
+                data,
+                name=name,
+                caption=params.get("caption"),
+                mime_type=str(params.get("mime_type", "text/plain")),
+            )
+        else:
+            name, data = files["file"]
+            message = await self.send_video(chat_id, user, data, name=name, caption=params.get("caption"))
+        return web.json_response({"message_id": message["message_id"]})
+
+    async def _handle_control_sent(self, request: web.Request) -> web.Response:
+        """Everything the bot sent so far, files listed by name and size."""
+        return web.json_response(
+            [
+                {
+                    "method": m.method,
+                    "chat_id": m.chat_id,
+                    "message_id": m.message_id,
+                    "text": m.body,
+                    "edits": m.edits,
+                    "files": {k: [n, len(d)] for k, (n, d) in m.files.items()},
+                }
+                for m in self.sent
+            ]
+        )
+
+    async def _read_params(self, request: web.Request) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
+        params: dict[str, Any] = dict(request.query)
+        files: dict[str, tuple[str, bytes]] = {}
+        if request.content_type == "application/json":
+            params.update(await request.json())
+        elif request.can_read_body:
+            form = await request.post()
+            for key, value in form.items():
+                if isinstance(value, web.FileField):
+                    files[key] = (value.filename, value.file.read())
+                else:
+                    params[key] = value
+        return params, files
+
+    def _take_fault(self, method: str) -> dict[str, Any] | None:
+        for fault in self._faults:
+            if fault["method"] == method and fault["times"] > 0:
+                fault["times"] -= 1
+                return fault
+        return None
+
+    @staticmethod
+    def _error(status: int, description: str, parameters: dict[str, Any] | None = None) -> web.Response:
+        body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
+        if parameters:
+            body["parameters"] = parameters
+        return web.json_response(body, status=status)
+
+    # ------------------------------------------------------------------ Bot API methods
+    def _methods(self) -> dict[str, Callable[..., Any]]:
+        return {
+            "getMe": self._api_get_me,
+            "deleteWebhook": self._api_delete_webhook,
+            "setMyCommands": self._api_set_my_commands,
+            "getUpdates": self._api_get_updates,
+            "sendChatAction": self._api_send_chat_action,
+            "sendMessage": self._api_send_message,
+            "editMessageText": self._api_edit_message_text,
+            "deleteMessage": self._api_delete_message,
+            "sendVideo": self._api_send_video,
+            "sendPhoto": self._api_send_photo,
+            "sendDocument": self._api_send_document,
+            "getFile": self._api_get_file,
+            "getChatMember": self._api_get_chat_member,
+            "getChatAdministrators": self._api_get_chat_administrators,
+        }
+
+    async def _api_get_me(self, params: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
+        return self._bot_user()
+
+    async def _api_delete_webhook(self, params: dict[str, Any], files: dict[str, Any]) -> bool:
+        return True
+
+    async def _api_set_my_commands(self, params: dict[str, Any], files: dict[str, Any]) -> bool:
+        self.commands = _json_field(params, "commands") or []
+        return True
+
+    async def _api_get_updates(self, params: dict[str, Any], files: dict[str, Any]) -> list[dict[str, Any]]:
+        offset = int(params.get("offset") or 0)
+        timeout = float(params.get("timeout") or 0)
+        limit = int(params.get("limit") or 100)
+        if offset:
+            self.updates = [u for u in self.updates if u["update_id"] >= offset]
+        deadline = time.monotonic() + timeout
+        async with self._changed:
+            while not self.updates and self._runner is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), left)
+        return self.updates[:limit]
+
+    async def _api_send_chat_action(self, params: dict[str, Any], files: dict[str, Any]) -> bool:
+        return True
+
+    async def _api_send_message(self, params: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
+        text = str(params.get("text") or "")
+        if not text:
+            raise _ApiError(400, "Bad Request: message text is empty")
+        return self._record("sendMessage", params, text=text)
+
+    async def _api_edit_message_text(self, params: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        message = self._messages.get(key)
+        if message is None:
+            raise _ApiError(400, "Bad Request: message to edit not found")
+        text = str(params.get("text") or "")
+        if message.get("text") == text:
+            raise _ApiError(400, "Bad Request: message is not modified")
+        message["text"] = text
+        sent = self._sent_by_id[key]
+        sent.text = text
+        sent.edits.append(text)
+        return message
+
+    async def _api_delete_message(self, params: dict[str, Any], files: dict[str, Any]) -> bool:
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        self._messages.pop(key, None)
+        return True
+
+    async def _send_file(self, method: str, params: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
+        kind = FILE_KINDS[method]
+        if kind not in files:
+            raise _ApiError(400, f"Bad Request: there is no {kind} in the request")
+        name, data = files[kind]
+        if len(data) > UPLOAD_LIMIT:
+            raise _ApiError(413, "Request Entity Too Large")
+        if self.save_dir is not None:
+            self.save_dir.mkdir(parents=True, exist_ok=True)
+            (self.save_dir / f"{next(self._file_ids)}_{Path(name).name}").write_bytes(data)
+        return self._record(method, params, caption=params.get("caption"), files={kind: (name, data)})
+
+    async def _api_send_video(self, params: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
+        return await self._send_file("sendVideo", params, files)
+
+    async def _api_send_photo(self, params: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
+        return await self._send_file("sendPhoto", params, files)
+
+    async def _api_send_document(self, params: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
+        return await self._send_file("sendDocument", params, files)
+
+    async def _api_get_file(self, params: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
+        stored = self.files.get(str(params.get("file_id")))
+        if stored is None:
+            raise _ApiError(400, "Bad Request: invalid file_id")
+        if len(stored.data) > DOWNLOAD_LIMIT:
+            raise _ApiError(400, "Bad Request: file is too big")
+        return {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.unique_id,
+            "file_size": len(stored.data),
+            "file_path": stored.path,
+        }
+
+    async def _api_get_chat_member(self, params: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
+        chat_id, user_id = int(params["chat_id"]), int(params["user_id"])
+        return self._member(chat_id, user_id)
+
+    async def _api_get_chat_administrators(self, params: dict[str, Any], files: dict[str, Any]) -> list[Any]:
+        chat_id = int(params["chat_id"])
+        return [self._member(chat_id, user_id) for user_id in sorted(self.admins.get(chat_id, ()))]
+
+    # ------------------------------------------------------------------ payloads
+    def _bot_user(self) -> dict[str, Any]:
+        return {
+            "id": 999,
+            "is_bot": True,
+            "first_name": "DanceScore",
+            "username": self.bot_username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+
+    def _member(self, chat_id: int, user_id: int) -> dict[str, Any]:
+        user = self.user(user_id, f"user{user_id}")
+        if self.owners.get(chat_id) == user_id:
+            return {"status": "creator", "user": user, "is_anonymous": False}
+        if user_id in self.admins.get(chat_id, set()):
+            rights = dict.fromkeys(
+                (
+                    "can_manage_chat",
+                    "can_delete_messages",
+                    "can_manage_video_chats",
+                    "can_restrict_members",
+                    "can_change_info",
+                    "can_invite_users",
+                    "can_post_stories",
+                    "can_edit_stories",
+                    "can_delete_stories",
+                    "can_pin_messages",
+                ),
+                True,
+            )
+            return {
+                "status": "administrator",
+                "user": user,
+                "can_be_edited": False,
+                "is_anonymous": False,
+                "can_promote_members": False,
+                **rights,
+            }
+        return {"status": "member", "user": user}
+
+    def _chat(self, chat_id: int, chat_type: str) -> dict[str, Any]:
+        if chat_type == "private":
+            return {"id": chat_id, "type": "private", "first_name": "Dancer"}
+        return {"id": chat_id, "type": chat_type, "title": f"Chat {chat_id}"}
+
+    def _user_message(
+        self, chat_id: int, user: dict[str, Any], chat_type: str, reply_to: int | None
+    ) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": self._chat(chat_id, chat_type),
+            "from": user,
+        }
+        if reply_to is not None:
+            message["reply_to_message"] = self._messages[(chat_id, reply_to)]
+        return message
+
+    @staticmethod
+    def _with_caption(message: dict[str, Any], caption: str | None) -> dict[str, Any]:
+        if caption:
+            message["caption"] = caption
+            if caption.startswith("/"):
+                command = caption.split()[0]
+                message["caption_entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+        return message
+
+    @staticmethod
+    def _file_fields(stored: StoredFile, declared_size: int | None) -> dict[str, Any]:
+        size = declared_size if declared_size is not None else len(stored.data)
+        return {"file_id": stored.file_id, "file_unique_id": stored.unique_id, "file_size": size}
+
+    async def _push(self, message: dict[str, Any]) -> dict[str, Any]:
+        self._messages[(message["chat"]["id"], message["message_id"])] = message
+        async with self._changed:
+            self.updates.append({"update_id": next(self._update_ids), "message": message})
+            self._changed.notify_all()
+        return message
+
+    def _record(
+        self,
+        method: str,
+        params: dict[str, Any],
+        *,
+        text: str | None = None,
+        caption: str | None = None,
+        files: dict[str, tuple[str, bytes]] | None = None,
+    ) -> dict[str, Any]:
+        chat_id = int(params["chat_id"])
+        reply = _json_field(params, "reply_parameters") or {}
+        reply_to = reply.get("message_id") or params.get("reply_to_message_id")
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": self._chat(chat_id, "group"),
+            "from": self._bot_user(),
+        }
+        if text is not None:
+            message["text"] = text
+        if caption:
+            message["caption"] = caption
+        for kind, (name, data) in (files or {}).items():
+            stored = self.add_file(data, name)
+            fields = self._file_fields(stored, None)
+            message[kind] = (
+                [{**fields, "width": 1, "height": 1}] if kind == "photo" else {**fields, "file_name": name}
+            )
+            if kind == "video":
+                message[kind].update(width=1, height=1, duration=1)
+        self._messages[(chat_id, message["message_id"])] = message
+        sent = SentMessage(
+            method,
+            chat_id,
+            message["message_id"],
+            text=text,
+            caption=caption,
+            reply_to=int(reply_to) if reply_to else None,
+            files=dict(files or {}),
+            edits=[text] if text is not None else [],
+        )
+        self._sent_by_id[(chat_id, message["message_id"])] = sent
+        self.sent.append(sent)
+        return message
+
+
+class _ApiError(Exception):
+    def __init__(self, status: int, description: str) -> None:
+        super().__init__(description)
+        self.status = status
+        self.description = description
+
+
+def _json_field(params: dict[str, Any], name: str) -> Any:
+    value = params.get(name)
+    if isinstance(value, str):
+        return json.loads(value)
+    return value
+
+
+async def _serve(port: int, save_dir: Path) -> None:
+    api = FakeTelegramApi(save_dir=save_dir)
+    url = await api.start(port=port)
+    logger.info("fake Bot API on %s (files the bot sends go to %s)", url, save_dir)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await api.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run the fake Telegram Bot API server on 127.0.0.1.")
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--save-dir", type=Path, default=Path("out/telegram-fake"))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(args.port, args.save_dir))
+
+
+if __name__ == "__main__":
+    main()
