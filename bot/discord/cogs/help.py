@@ -1,0 +1,21 @@
+"""/help: what the bot does and how to use it."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+HELP = (
+    "I score how well you replicate a dance, from 1 to 10, and show you what to work on.\n"
+    "• `/score dance:<name> video:<file>`: score your video against a dance of this server\n"
+    "• `/dances`: the dances of this server\n"
+    "• `/help`: this message\n"
+    "Moderators (Manage Server): `/dance add name:<name> video:<reference>`, `/dance remove name:<name>`."
+)
+
+
+class Help(commands.Cog):
+    @app_commands.command(name="help", description="How to use DanceScore")
+    async def help(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(HELP, ephemeral=True)

@@ -1,0 +1,96 @@
+"""/score: a slash command with the dance (autocompleted) and the video as an attachment option."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.discord.bot import reply
+from bot.errors import GENERIC_FAILURE, describe_failure
+from bot.scoring import Dancer, PlatformLimits, ScoreRequest, VideoUpload
+from bot.services import RESTART_MESSAGE, Services
+
+logger = logging.getLogger(__name__)
+
+
+def community_of(interaction: discord.Interaction) -> str:
+    return f"discord:{interaction.guild_id}"
+
+
+def dancer_of(interaction: discord.Interaction) -> Dancer:
+    return Dancer("discord", str(interaction.user.id), interaction.user.display_name)
+
+
+def upload_of(attachment: discord.Attachment) -> VideoUpload:
+    async def fetch(path: Path) -> None:
+        await attachment.save(path)
+
+    return VideoUpload(attachment.filename, attachment.size, attachment.content_type, fetch)
+
+
+async def suggest_dances(services: Services, interaction: discord.Interaction, current: str) -> list[str]:
+    """Up to 25 dance names of this server that contain what the user typed."""
+    names = await services.community.list_dances(community_of(interaction))
+    typed = current.strip().lower()
+    return [name for name in names if typed in name.lower()][:25]
+
+
+class Scoring(commands.Cog):
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    @app_commands.command(name="score", description="Score your dance video against a dance of this server")
+    @app_commands.describe(dance="The dance you performed", video="Your video (MP4, MOV or WebM)")
+    @app_commands.guild_only()
+    async def score(self, interaction: discord.Interaction, dance: str, video: discord.Attachment) -> None:
+        await interaction.response.defer(thinking=True)  # Discord wants an answer within 3 s
+
+        async def report(text: str) -> None:
+            await interaction.edit_original_response(content=text)
+
+        flow = self.services.flow
+        limits = PlatformLimits(
+            "discord", download_bytes=flow.limits.max_bytes, upload_bytes=interaction.filesize_limit
+        )
+        request = ScoreRequest(
+            community_of(interaction), dancer_of(interaction), dance, upload_of(video), limits
+        )
+        try:
+            async with self.services.workload.job(), flow.score(request, report) as result:
+                files = [path for path in (result.clip, result.card) if path is not None]
+                if sum(path.stat().st_size for path in files) > interaction.filesize_limit:
+                    files = [result.card] if result.card is not None else []
+                await self._send(interaction, result.text, files, result.card)
+        except asyncio.CancelledError:
+            await reply(interaction, RESTART_MESSAGE)
+            raise
+        except Exception as error:
+            if describe_failure(error) == GENERIC_FAILURE:
+                logger.exception("scoring failed in guild %s", interaction.guild_id)
+            await reply(interaction, describe_failure(error))
+
+    async def _send(
+        self, interaction: discord.Interaction, text: str, files: list[Path], card: Path | None
+    ) -> None:
+        """The score with the clip and card; if the upload is refused, the card alone."""
+        try:
+            await interaction.edit_original_response(
+                content=text, attachments=[discord.File(p) for p in files]
+            )
+        except discord.HTTPException as error:
+            if card is None or files == [card]:
+                raise
+            logger.warning("could not upload the clip (%s); sending the card alone", error)
+            await interaction.edit_original_response(content=text, attachments=[discord.File(card)])
+
+    @score.autocomplete("dance")
+    async def dance_names(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        names = await suggest_dances(self.services, interaction, current)
+        return [app_commands.Choice(name=name, value=name) for name in names]
