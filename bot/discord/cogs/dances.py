@@ -75,5 +75,4 @@ class Dances(commands.Cog):
     async def dance_names(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        names = await suggest_dances(self.services, interaction, current)
-        return [app_commands.Choice(name=name, value=name) for name in names]
+        return await suggest_dances(self.services, interaction, current)

@@ -33,11 +33,13 @@ def upload_of(attachment: discord.Attachment) -> VideoUpload:
     return VideoUpload(attachment.filename, attachment.size, attachment.content_type, fetch)
 
 
-async def suggest_dances(services: Services, interaction: discord.Interaction, current: str) -> list[str]:
-    """Up to 25 dance names of this server that contain what the user typed."""
+async def suggest_dances(
+    services: Services, interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """Up to 25 dance names of this server that contain what the user typed, as autocomplete choices."""
     names = await services.community.list_dances(community_of(interaction))
     typed = current.strip().lower()
-    return [name for name in names if typed in name.lower()][:25]
+    return [app_commands.Choice(name=name, value=name) for name in names if typed in name.lower()][:25]
 
 
 class Scoring(commands.Cog):
@@ -92,5 +94,4 @@ class Scoring(commands.Cog):
     async def dance_names(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        names = await suggest_dances(self.services, interaction, current)
-        return [app_commands.Choice(name=name, value=name) for name in names]
+        return await suggest_dances(self.services, interaction, current)
