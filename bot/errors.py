@@ -1,17 +1,18 @@
-"""The bots' error tree. Every refusal carries a sentence fit to show the user as it is (`str(error)`)."""
+"""The adapters' own refusals, in the community core's error tree (`bot.core.errors.CoreError`).
+
+`str(error)` is a sentence fit to show the user as it is. The core's refusals (unknown dance, job running,
+rate limit, not a moderator...) and the engine's errors (no dancer, queue full...) are shown the same way.
+"""
 
 from __future__ import annotations
 
+from bot.core.errors import CoreError
 
-class BotError(Exception):
-    """Base of every refusal or failure the bots report to a user. `code` is stable and machine-readable."""
 
-    code = "bot_error"
+class BotError(CoreError):
+    """Base of the refusals the chat adapters make before the core is involved."""
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        if code is not None:
-            self.code = code
+    code = "bot_refused"
 
 
 class NotAVideoError(BotError):
@@ -21,67 +22,15 @@ class NotAVideoError(BotError):
 
 
 class TooBigError(BotError):
-    """The upload is bigger than the platform lets the bot download, or than the engine accepts."""
+    """The upload is bigger than the platform lets a bot download, or than the engine accepts."""
 
     code = "too_big"
 
 
 class MissingVideoError(BotError):
-    """A /score command came without a video (no attachment, no replied-to video)."""
+    """A /score or /dance add command came without a video (no attachment, no replied-to video)."""
 
     code = "missing_video"
-
-
-class UnknownDanceError(BotError):
-    """The dance named is not registered in this community."""
-
-    code = "unknown_dance"
-
-    def __init__(self, name: str, suggestions: list[str]) -> None:
-        if suggestions:
-            hint = "Did you mean " + ", ".join(f"“{s}”" for s in suggestions) + "?"
-        else:
-            hint = "Use /dances to see the dances of this group."
-        super().__init__(f"I don't know a dance called “{name}”. {hint}")
-        self.name = name
-        self.suggestions = suggestions
-
-
-class AlreadyRunningError(BotError):
-    """The user already has an attempt being scored."""
-
-    code = "already_running"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "You already have a video being scored. Wait for its result, then send the next one."
-        )
-
-
-class TooManyTriesError(BotError):
-    """The user hit the per-user rate limit."""
-
-    code = "too_many_tries"
-
-
-class QueueFullError(BotError):
-    """The scoring queue cannot take the job in time; carries the estimated wait in seconds."""
-
-    code = "queue_full"
-
-    def __init__(self, wait_s: float) -> None:
-        minutes = max(1, round(wait_s / 60))
-        super().__init__(
-            f"Too many videos are waiting to be scored right now (about {minutes} min). "
-            "Please try again later."
-        )
-        self.wait_s = wait_s
-
-
-class NotModeratorError(BotError):
-    """A moderator-only command from someone who is not one."""
-
-    code = "not_moderator"
 
 
 class ShuttingDownError(BotError):
@@ -90,18 +39,16 @@ class ShuttingDownError(BotError):
     code = "shutting_down"
 
     def __init__(self) -> None:
-        super().__init__(
-            "DanceScore is restarting and can't take new videos right now. Try again in a minute."
-        )
+        super().__init__("DanceScore is restarting and can't take new videos right now. Try again in a minute.")
 
 
-GENERIC_FAILURE = "Something went wrong on my side while scoring this. Please try again in a few minutes."
+GENERIC_FAILURE = "Something went wrong on my side while doing that. Please try again in a few minutes."
 
 
 def describe_failure(error: BaseException) -> str:
-    """The sentence to show a user for `error`: its own message when it is one of ours, else a generic one."""
+    """The sentence to show a user for `error`: its own message when it is a refusal, else a generic one."""
     from engine.errors import EngineError
 
-    if isinstance(error, BotError | EngineError):
+    if isinstance(error, CoreError | EngineError):
         return str(error)
     return GENERIC_FAILURE

@@ -1,8 +1,4 @@
-"""What both bots share in one process: the scoring flow, the community core, the engine, the workload.
-
-`bootstrap` wires them (cosmicpython style): tests pass their own community or engine, the runner passes
-none and gets the real ones.
-"""
+"""What both bots share in one process: the community service, the scoring flow, and the workload."""
 
 from __future__ import annotations
 
@@ -14,15 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.engine_client import ScoringEngine, ThreadEngine
+from bot.core.service import CommunityService
 from bot.errors import ShuttingDownError
-from bot.scoring import Community, FlowLimits, ScoringFlow
+from bot.scoring import ScoringFlow
 
 logger = logging.getLogger(__name__)
 
-RESTART_MESSAGE = (
-    "DanceScore is restarting, so your video could not be scored. Please send it again in a minute."
-)
+RESTART_MESSAGE = "DanceScore is restarting, so your video could not be scored. Please send it again in a minute."
 
 
 class Workload:
@@ -71,34 +65,12 @@ class Workload:
 
 @dataclass
 class Services:
-    community: Any  # the community core (bot.scoring.Community plus the commands' service functions)
-    engine: ScoringEngine
+    """The shared pieces the adapters are given (cosmicpython-style bootstrap: tests build their own)."""
+
+    community: CommunityService
     flow: ScoringFlow
     workload: Workload = field(default_factory=Workload)
 
-    async def close(self, grace_s: float = 60.0) -> None:
-        await self.workload.close(grace_s)
-        await self.engine.close()
 
-
-def bootstrap(
-    community: Community,
-    *,
-    engine: ScoringEngine | None = None,
-    engine_settings: Any = None,
-    work_dir: Path = Path("data/work"),
-    limits: FlowLimits | None = None,
-) -> Services:
-    """Wire the shared services; `engine` defaults to threads running the real engine (`engine_settings`)."""
-    if engine is None:
-        if engine_settings is None:
-            from engine.api import EngineSettings
-
-            engine_settings = EngineSettings()
-        engine = ThreadEngine(engine_settings)
-    if limits is None and engine_settings is not None:
-        limits = FlowLimits(
-            max_bytes=engine_settings.max_bytes, max_duration_s=engine_settings.max_duration_s
-        )
-    flow = ScoringFlow(community, engine, work_dir, limits)
-    return Services(community=community, engine=engine, flow=flow)
+def build_services(community: CommunityService, work_dir: Path, progress_interval_s: float = 2.0) -> Services:
+    return Services(community, ScoringFlow(community, work_dir, progress_interval_s))

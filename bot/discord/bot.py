@@ -11,7 +11,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.errors import GENERIC_FAILURE, BotError, describe_failure
+from bot.core.errors import CoreError
+from bot.errors import GENERIC_FAILURE, describe_failure
 from bot.services import Services
 from engine.errors import EngineError
 
@@ -24,27 +25,26 @@ class DanceScoreBot(commands.Bot):
     def __init__(self, services: Services, *, sync_commands: bool = True, **options: Any) -> None:
         intents = discord.Intents.default()
         intents.message_content = False
-        super().__init__(
-            command_prefix=commands.when_mentioned, intents=intents, help_command=None, **options
-        )
+        super().__init__(command_prefix=commands.when_mentioned, intents=intents, help_command=None, **options)
         self.services = services
         self.sync_commands = sync_commands
         self.tree.on_error = self.on_app_command_error
 
     async def setup_hook(self) -> None:
+        from bot.discord.cogs.challenges import Challenges
         from bot.discord.cogs.dances import Dances
         from bot.discord.cogs.help import Help
+        from bot.discord.cogs.leaderboards import Leaderboards
         from bot.discord.cogs.scoring import Scoring
 
-        for cog in (Scoring(self.services), Dances(self.services), Help()):
+        shared = self.services
+        for cog in (Scoring(shared), Dances(shared), Leaderboards(shared), Challenges(shared), Help()):
             await self.add_cog(cog)
         if self.sync_commands:
             synced = await self.tree.sync()
             logger.info("synced %d slash commands", len(synced))
 
-    async def on_app_command_error(
-        self, interaction: discord.Interaction, error: app_commands.AppCommandError
-    ) -> None:
+    async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         """Log first, then show the user a sentence: a refusal's own message, or a generic apology."""
         original = getattr(error, "original", error)
         message = describe_failure(original)
@@ -61,10 +61,10 @@ class DanceScoreBot(commands.Bot):
 
 @contextlib.asynccontextmanager
 async def refusals(interaction: discord.Interaction) -> AsyncIterator[None]:
-    """Answers a refusal (BotError, EngineError) with its sentence; anything else goes on to on_error."""
+    """Answers a refusal (CoreError, EngineError) with its sentence; anything else goes on to on_error."""
     try:
         yield
-    except (BotError, EngineError) as error:
+    except (CoreError, EngineError) as error:
         await reply(interaction, str(error), ephemeral=True)
 
 

@@ -19,14 +19,11 @@ from telegram.constants import ChatAction, ChatMemberStatus, ChatType
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, BaseHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
-from bot.errors import (
-    GENERIC_FAILURE,
-    MissingVideoError,
-    NotModeratorError,
-    TooBigError,
-    describe_failure,
-)
-from bot.scoring import MB, Dancer, PlatformLimits, ScoreRequest, VideoUpload
+from bot.core.durations import parse_duration
+from bot.core.models import Caller, CommunityRef
+from bot.errors import GENERIC_FAILURE, MissingVideoError, TooBigError, describe_failure
+from bot.replies import describe_challenges, describe_leaderboard, describe_profile
+from bot.scoring import MB, PlatformLimits, ScoreRequest, VideoUpload
 from bot.services import RESTART_MESSAGE, Services
 
 logger = logging.getLogger(__name__)
@@ -47,10 +44,14 @@ HELP = (
     "I score how well you replicate a dance, from 1 to 10, and show you what to work on.\n"
     "• /score <dance> as the caption of your video (or as a reply to a video)\n"
     "• /dances: the dances of this chat\n"
-    "• /help: this message\n"
-    "Chat administrators: reply to a reference video with /dance add <name>; /dance remove <name>."
+    "• /leaderboard [dance] [all|season|challenge]: the best scores here\n"
+    "• /challenge status: the running challenges\n"
+    "• /me: your scores and ranks\n"
+    "Chat administrators: reply to a reference video with /dance add <name>; /dance remove <name>; "
+    "/challenge start <dance> <duration, e.g. 3d>; /challenge end [dance]."
 )
-Command = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+PERIODS = {"all", "season", "challenge"}
+Command = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[Any]]
 
 
 class TelegramHandlers:
@@ -58,21 +59,104 @@ class TelegramHandlers:
 
     def __init__(self, services: Services) -> None:
         self.services = services
+        self.core = services.community
 
     def handlers(self) -> list[BaseHandler[Any, Any, Any]]:
         media = filters.VIDEO | filters.ANIMATION | filters.Document.ALL
         return [
             MessageHandler(media & filters.CaptionRegex(SCORE_CAPTION), self.score_caption),
             CommandHandler("score", self.score_reply),
-            CommandHandler("dances", self.dances),
-            CommandHandler("dance", self.dance),
-            CommandHandler(["help", "start"], self.help),
+            CommandHandler("dances", self.answering(self.dances)),
+            CommandHandler("dance", self.answering(self.dance)),
+            CommandHandler("leaderboard", self.answering(self.leaderboard)),
+            CommandHandler("challenge", self.answering(self.challenge)),
+            CommandHandler("me", self.answering(self.me)),
+            CommandHandler(["help", "start"], self.answering(self.help)),
         ]
 
-    # ------------------------------------------------------------------ commands
-    async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await _message(update).reply_text(HELP)
+    def answering(self, command: Command) -> Command:
+        """Wraps a command whose reply is text: refusals are answered with their sentence, others logged."""
 
+        async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            try:
+                text = await command(update, context)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                if describe_failure(error) == GENERIC_FAILURE:
+                    logger.exception("/%s failed", command.__name__)
+                text = describe_failure(error)
+            await _message(update).reply_text(text)
+
+        return answer
+
+    # ------------------------------------------------------------------ text commands
+    async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+        return HELP
+
+    async def dances(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+        dances = await self.core.list_dances(_where(_message(update)))
+        if not dances:
+            return "No dances yet. A chat administrator can add one: reply to a video with /dance add <name>."
+        return "Dances here: " + ", ".join(d.name for d in dances)
+
+    async def leaderboard(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+        args = list(context.args or [])
+        period = args.pop().lower() if args and args[-1].lower() in PERIODS else "all"
+        board = await self.core.leaderboard(_where(_message(update)), " ".join(args) or None, period)
+        return describe_leaderboard(board)
+
+    async def me(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+        message = _message(update)
+        return describe_profile(await self.core.me(_caller(message), _where(message)))
+
+    async def challenge(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+        """`/challenge status [dance]`, and for administrators `start <dance> <duration>` and `end [dance]`."""
+        message = _message(update)
+        args = list(context.args or [])
+        action = args.pop(0).lower() if args else "status"
+        where = _where(message)
+        if action == "status":
+            return describe_challenges(await self.core.challenge_status(where, " ".join(args) or None))
+        if action == "start" and len(args) >= 2:
+            caller = await self._moderator_caller(message, context)
+            duration = parse_duration(args[-1])
+            started = await self.core.start_challenge(
+                caller, where, " ".join(args[:-1]), duration, channel=str(message.chat_id)
+            )
+            return (
+                f"Challenge #{started.id} on “{started.dance_name}” is on until "
+                f"{started.ends_at:%Y-%m-%d %H:%M} UTC. Send /score {started.dance_name} with your video!"
+            )
+        if action == "end":
+            caller = await self._moderator_caller(message, context)
+            ended = await self.core.end_challenge(caller, where, " ".join(args) or None)
+            return f"Challenge #{ended.id} on “{ended.dance_name}” has ended; the results follow."
+        return "Use /challenge status, /challenge start <dance> <duration, e.g. 3d> or /challenge end [dance]."
+
+    async def dance(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+        """`/dance add <name>` (as a reply to the reference video) and `/dance remove <name>`: admins only."""
+        message = _message(update)
+        args = context.args or []
+        action, name = (args[0].lower(), " ".join(args[1:])) if args else ("", "")
+        if action not in {"add", "remove"} or not name:
+            return "Use /dance add <name> as a reply to the reference video, or /dance remove <name>."
+        caller = await self._moderator_caller(message, context)
+        if action == "remove":
+            removed = await self.core.remove_dance(caller, _where(message), name)
+            return f"Removed the dance “{removed.name}”."
+        target = message.reply_to_message
+        video = _video_of(target) if target is not None else None
+        if video is None:
+            raise MissingVideoError("Reply to the reference video with /dance add <name>.")
+        upload = _upload(video, context)
+        self.services.flow.check_upload(upload, LIMITS)
+        await message.reply_text("Analysing the reference…")
+        async with self.services.workload.job(), self.services.flow.downloaded(upload) as path:
+            added = await self.core.add_dance(caller, _where(message), name, path)
+        return f"Added the dance “{added.name}”. Try it: send your video with the caption /score {added.name}"
+
+    # ------------------------------------------------------------------ scoring
     async def score_caption(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = _message(update)
         await self._score(message, message, _argument(message.caption or ""), context)
@@ -81,60 +165,11 @@ class TelegramHandlers:
         message = _message(update)
         target = message.reply_to_message
         if target is None or _video_of(target) is None:
-            await message.reply_text(describe_failure(MissingVideoError(USAGE)))
+            await message.reply_text(USAGE)
             return
         await self._score(message, target, " ".join(context.args or []), context)
 
-    async def dances(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message = _message(update)
-        names = await self.services.community.list_dances(_community(message))
-        if names:
-            await message.reply_text("Dances here: " + ", ".join(names))
-        else:
-            await message.reply_text(
-                "No dances yet. A chat administrator can add one with /dance add <name>."
-            )
-
-    async def dance(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """`/dance add <name>` (as a reply to the reference video) and `/dance remove <name>`: admins only."""
-        message = _message(update)
-        args = context.args or []
-        action, name = (args[0].lower(), " ".join(args[1:])) if args else ("", "")
-        if action not in {"add", "remove"} or not name:
-            await message.reply_text(
-                "Use /dance add <name> as a reply to the reference video, or /dance remove <name>."
-            )
-            return
-        try:
-            await self._require_moderator(message, context)
-            community = _community(message)
-            if action == "remove":
-                await self.services.community.remove_dance(community, name)
-                await message.reply_text(f"Removed the dance “{name}”.")
-                return
-            target = message.reply_to_message
-            video = _video_of(target) if target is not None else None
-            if target is None or video is None:
-                raise MissingVideoError("Reply to the reference video with /dance add <name>.")
-            status = await message.reply_text("Analysing the reference…")
-            async with self.services.workload.job():
-                upload = _upload(video, context)
-                self.services.flow.check_upload(upload, LIMITS)
-                added = await self.services.community.add_dance(
-                    community, name, upload, added_by=_dancer(message)
-                )
-            await status.edit_text(f"Added the dance “{added}”. Try it: /score {added}")
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            if describe_failure(error) == GENERIC_FAILURE:
-                logger.exception("/dance %s failed", action)
-            await message.reply_text(describe_failure(error))
-
-    # ------------------------------------------------------------------ scoring
-    async def _score(
-        self, command: Message, target: Message, dance: str, context: ContextTypes.DEFAULT_TYPE
-    ) -> None:
+    async def _score(self, command: Message, target: Message, dance: str, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Score the video in `target` against `dance`; `command` is the message that asked for it."""
         status = await command.reply_text("Analysing…")  # acknowledge at once
 
@@ -142,17 +177,10 @@ class TelegramHandlers:
             await status.edit_text(text)
 
         try:
-            video = _video_of(target)
-            if video is None:
-                raise MissingVideoError(USAGE)
             if not dance:
                 raise MissingVideoError("Which dance? Write /score <dance>; /dances lists them.")
             request = ScoreRequest(
-                community=_community(command),
-                dancer=_dancer(command),
-                dance_name=dance,
-                video=_upload(video, context),
-                limits=LIMITS,
+                _where(command), _caller(command), dance, _upload(_video_of(target), context), LIMITS
             )
             async with self.services.workload.job(), self.services.flow.score(request, report) as reply:
                 await status.edit_text(reply.text)
@@ -162,8 +190,8 @@ class TelegramHandlers:
             raise
         except Exception as error:
             if describe_failure(error) == GENERIC_FAILURE:
-                logger.exception("scoring failed for chat %s", command.chat_id)
-            await status.edit_text(describe_failure(error))
+                logger.exception("scoring failed in chat %s", command.chat_id)
+            await _quietly(status.edit_text(describe_failure(error)))
 
     async def _send_media(
         self, target: Message, clip: Path | None, card: Path | None, context: ContextTypes.DEFAULT_TYPE
@@ -180,15 +208,15 @@ class TelegramHandlers:
             with card.open("rb") as handle:
                 await target.reply_photo(handle, filename="dancescore.png")
 
-    async def _require_moderator(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Chat administrators (and the owner) are moderators; in a private chat, the user is."""
+    async def _moderator_caller(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> Caller:
+        """The caller, with the platform's word on moderation: chat administrators and the owner
+        (getChatMember); in a private chat, the user."""
+        caller = _caller(message)
         if message.chat.type == ChatType.PRIVATE:
-            return
-        user = message.from_user
-        assert user is not None
-        member = await context.bot.get_chat_member(message.chat_id, user.id)
-        if member.status not in {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}:
-            raise NotModeratorError("Only chat administrators can do that.")
+            return Caller(caller.platform, caller.user_id, caller.display_name, is_moderator=True)
+        member = await context.bot.get_chat_member(message.chat_id, int(caller.user_id))
+        is_moderator = member.status in {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
+        return Caller(caller.platform, caller.user_id, caller.display_name, is_moderator=is_moderator)
 
 
 def build_application(
@@ -227,14 +255,14 @@ def _message(update: Update) -> Message:
     return update.effective_message
 
 
-def _community(message: Message) -> str:
-    return f"telegram:{message.chat_id}"
+def _where(message: Message) -> CommunityRef:
+    return CommunityRef("telegram", str(message.chat_id))
 
 
-def _dancer(message: Message) -> Dancer:
+def _caller(message: Message) -> Caller:
     user = message.from_user
     assert user is not None
-    return Dancer("telegram", str(user.id), user.full_name)
+    return Caller("telegram", str(user.id), user.full_name)
 
 
 def _argument(caption: str) -> str:

@@ -1,4 +1,5 @@
-"""Fixtures that run the real bots against local stand-ins of the chat platforms (no network)."""
+"""Fixtures that run the real bots, on the real community core and database, against local stand-ins of
+the chat platforms (no network)."""
 
 from __future__ import annotations
 
@@ -11,44 +12,65 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from bot.scoring import Dance, FlowLimits
-from bot.services import Services, bootstrap
+from bot.core.models import Caller, CommunityRef, Limits
+from bot.core.ports import ManualClock
+from bot.core.service import CommunityService
+from bot.services import Services, build_services
+from bot.storage.database import Database
+from bot.storage.repository import SqlCommunityStore
 from bot.telegram.handlers import build_application
-from tests.fakes.community import InMemoryCommunity
-from tests.fakes.engine import ScriptedEngine, job_fields
+from tests.fakes.engine import ScriptedClipEngine, write_clip
 from tests.fakes.telegram_api import FakeTelegramApi
 
 TOKEN = "123456:test-token-not-secret"
 CHAT = -1001
+MOD = Caller("discord", "0", "Mod", is_moderator=True)
 
 
 @dataclass
-class TelegramWorld:
-    api: FakeTelegramApi
-    services: Services
-    community: InMemoryCommunity
+class Community:
+    """The real community service on a fresh SQLite database, with its engine."""
+
+    service: CommunityService
     engine: Any
-    application: Any
+    folder: Path
+
+    async def add_dance(self, where: CommunityRef, name: str) -> None:
+        reference = self.folder / f"{name}-reference.mp4"
+        write_clip(reference, frames=6)
+        await self.service.add_dance(MOD, where, name, reference)
 
 
 @pytest.fixture
-def community() -> InMemoryCommunity:
-    world = InMemoryCommunity()
-    world.register(f"telegram:{CHAT}", Dance("renegade", reference="memory://renegade"))
-    return world
+def video_bytes(tmp_path: Path) -> bytes:
+    path = tmp_path / "attempt.mp4"
+    write_clip(path, frames=6)
+    return path.read_bytes()
 
 
-@pytest.fixture
-def scripted_engine() -> ScriptedEngine:
-    return ScriptedEngine()
+@pytest_asyncio.fixture
+async def database(tmp_path: Path) -> AsyncIterator[Database]:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bots.sqlite'}")
+    await db.migrate()
+    yield db
+    await db.dispose()
 
 
-def scripted_services(community: InMemoryCommunity, engine: Any, work_dir: Path) -> Services:
-    services = bootstrap(
-        community, engine=engine, work_dir=work_dir, limits=FlowLimits(progress_interval_s=0)
+def community_on(database: Database, engine: Any, folder: Path) -> Community:
+    service = CommunityService(
+        SqlCommunityStore(database), engine, ManualClock(), media_dir=folder / "media", limits=Limits(rate_limit=50)
     )
-    services.flow._make_job = job_fields
-    return services
+    return Community(service, engine, folder)
+
+
+@pytest.fixture
+def community(database: Database, tmp_path: Path) -> Community:
+    return community_on(database, ScriptedClipEngine(), tmp_path)
+
+
+@pytest.fixture
+def services(community: Community, tmp_path: Path) -> Services:
+    return build_services(community.service, tmp_path / "work", progress_interval_s=0)
 
 
 @contextlib.asynccontextmanager
@@ -68,8 +90,20 @@ async def running_telegram(services: Services) -> AsyncIterator[tuple[FakeTelegr
             await application.shutdown()
 
 
+@dataclass
+class TelegramWorld:
+    api: FakeTelegramApi
+    services: Services
+    community: Community
+    application: Any
+
+    @property
+    def engine(self) -> Any:
+        return self.community.engine
+
+
 @pytest_asyncio.fixture
-async def telegram(community: InMemoryCommunity, scripted_engine: ScriptedEngine, tmp_path: Path):
-    services = scripted_services(community, scripted_engine, tmp_path / "work")
+async def telegram(community: Community, services: Services) -> AsyncIterator[TelegramWorld]:
+    await community.add_dance(CommunityRef("telegram", str(CHAT)), "renegade")
     async with running_telegram(services) as (api, application):
-        yield TelegramWorld(api, services, community, scripted_engine, application)
+        yield TelegramWorld(api, services, community, application)

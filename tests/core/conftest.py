@@ -62,11 +62,7 @@ async def database_factory(request: pytest.FixtureRequest, tmp_path: Path) -> As
     pg = await _postgres_schema() if kind == "postgres" else None
 
     def make() -> Database:
-        db = (
-            Database(pg.url, schema=pg.schema)
-            if pg
-            else Database(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
-        )
+        db = Database(pg.url, schema=pg.schema) if pg else Database(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
         made.append(db)
         return db
 

@@ -1,6 +1,7 @@
-"""A scripted stand-in for the scoring engine, for adapter tests about the chat side (progress, refusals,
-concurrency, uploads). It renders a real PNG card and a real H.264 clip so the upload paths are exercised;
-the score itself is the script's. Tests that need a real score use the real engine.
+"""A scripted stand-in for the engine behind the community core (`bot.core.ports.DanceEngine`), for the bots'
+tests about the chat side: progress, refusals, concurrency, uploads. It reads real video headers, and renders
+a real PNG card and a real H.264 clip so the upload paths carry real files; the score is the script's.
+Tests that need a real score use `bot.core.ports.LocalEngine` (the real engine).
 """
 
 from __future__ import annotations
@@ -14,18 +15,13 @@ import av
 import numpy as np
 from PIL import Image
 
-from bot.engine_client import Progress
-from engine.errors import EngineError
+from bot.core.models import Dance, ReferencePose
+from bot.core.ports import Progress, probe_duration
 from engine.result import ScoreResult
 
 
-def job_fields(**fields: Any) -> dict[str, Any]:
-    """`ScoringFlow(make_job=job_fields)`: the job as a plain dict."""
-    return fields
-
-
 def write_clip(path: Path, frames: int = 12, size: tuple[int, int] = (64, 48), pad_bytes: int = 0) -> None:
-    """A small real H.264 MP4 (`pad_bytes` of junk metadata make it as large as a test needs)."""
+    """A small real H.264 MP4 (`pad_bytes` of metadata make it as large as a test needs)."""
     with av.open(str(path), "w", format="mp4") as container:
         if pad_bytes:
             container.metadata["comment"] = "x" * pad_bytes
@@ -49,11 +45,7 @@ def scripted_result(score: float = 7.4, **overrides: Any) -> ScoreResult:
         offset_s=0.2,
         tempo=1.0,
         weak_moments=[],
-        feedback=[
-            "Your left arm is late at 0:03.",
-            "Bend your knees more at 0:05.",
-            "Great timing in the chorus.",
-        ],
+        feedback=["Your left arm is late at 0:03.", "Bend your knees more at 0:05.", "Great timing in the chorus."],
         frames={},
         backend="scripted",
         seconds={},
@@ -63,20 +55,37 @@ def scripted_result(score: float = 7.4, **overrides: Any) -> ScoreResult:
 
 
 @dataclass
-class ScriptedEngine:
-    """Answers each job with `result` (or raises `error`) after reporting progress; `gate` holds jobs back."""
+class ScriptedClipEngine:
+    """Answers each attempt with `result` (or raises `error`) after reporting progress; `gate` holds jobs."""
 
     result: ScoreResult = field(default_factory=scripted_result)
-    error: EngineError | None = None
+    error: Exception | None = None
     gate: asyncio.Event | None = None
     clip_pad_bytes: int = 0
-    jobs: list[dict[str, Any]] = field(default_factory=list)
+    attempts: list[Path] = field(default_factory=list)
+    attempt_bytes: list[bytes] = field(default_factory=list)
     running: int = 0
     most_at_once: int = 0
-    closed: bool = False
 
-    async def submit(self, job: dict[str, Any], progress: Progress | None = None) -> ScoreResult:
-        self.jobs.append(job)
+    async def measure(self, video: Path) -> float:
+        return await asyncio.to_thread(probe_duration, video)
+
+    async def analyse_reference(self, video: Path, pose_path: Path, progress: Progress | None) -> ReferencePose:
+        pose_path.parent.mkdir(parents=True, exist_ok=True)
+        pose_path.write_bytes(b"scripted poses")
+        return ReferencePose(pose_path, await self.measure(video))
+
+    async def score(
+        self,
+        dance: Dance,
+        attempt: Path,
+        *,
+        clip_path: Path | None,
+        card_path: Path | None,
+        progress: Progress | None,
+    ) -> ScoreResult:
+        self.attempts.append(attempt)
+        self.attempt_bytes.append(attempt.read_bytes())
         self.running += 1
         self.most_at_once = max(self.most_at_once, self.running)
         try:
@@ -88,13 +97,16 @@ class ScriptedEngine:
                 raise self.error
             if progress:
                 progress("render", 0.9)
-            await asyncio.to_thread(write_clip, Path(job["clip_path"]), pad_bytes=self.clip_pad_bytes)
-            Image.new("RGB", (320, 180), (30, 30, 60)).save(job["card_path"])
+            if clip_path is not None:
+                await asyncio.to_thread(write_clip, clip_path, pad_bytes=self.clip_pad_bytes)
+            if card_path is not None:
+                Image.new("RGB", (320, 180), (30, 30, 60)).save(card_path)
             return ScoreResult(
-                **{**self.result.__dict__, "clip_path": job["clip_path"], "card_path": job["card_path"]}
+                **{
+                    **self.result.__dict__,
+                    "clip_path": str(clip_path) if clip_path else None,
+                    "card_path": str(card_path) if card_path else None,
+                }
             )
         finally:
             self.running -= 1
-
-    async def close(self) -> None:
-        self.closed = True

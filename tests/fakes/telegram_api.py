@@ -501,9 +501,7 @@ class FakeTelegramApi:
             return {"id": chat_id, "type": "private", "first_name": "Dancer"}
         return {"id": chat_id, "type": chat_type, "title": f"Chat {chat_id}"}
 
-    def _user_message(
-        self, chat_id: int, user: dict[str, Any], chat_type: str, reply_to: int | None
-    ) -> dict[str, Any]:
+    def _user_message(self, chat_id: int, user: dict[str, Any], chat_type: str, reply_to: int | None) -> dict[str, Any]:
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
             "date": int(time.time()),
@@ -560,9 +558,7 @@ class FakeTelegramApi:
         for kind, (name, data) in (files or {}).items():
             stored = self.add_file(data, name)
             fields = self._file_fields(stored, None)
-            message[kind] = (
-                [{**fields, "width": 1, "height": 1}] if kind == "photo" else {**fields, "file_name": name}
-            )
+            message[kind] = [{**fields, "width": 1, "height": 1}] if kind == "photo" else {**fields, "file_name": name}
             if kind == "video":
                 message[kind].update(width=1, height=1, duration=1)
         self._messages[(chat_id, message["message_id"])] = message

@@ -10,8 +10,11 @@ HELP = (
     "I score how well you replicate a dance, from 1 to 10, and show you what to work on.\n"
     "• `/score dance:<name> video:<file>`: score your video against a dance of this server\n"
     "• `/dances`: the dances of this server\n"
+    "• `/leaderboard [dance] [period]`: the best scores here (all time, this season, the challenge)\n"
+    "• `/challenge status`: the running challenges · `/me`: your scores and ranks\n"
     "• `/help`: this message\n"
-    "Moderators (Manage Server): `/dance add name:<name> video:<reference>`, `/dance remove name:<name>`."
+    "Moderators (Manage Server): `/dance add name:<name> video:<reference>`, `/dance remove name:<name>`,\n"
+    "`/challenge start dance:<name> duration:<e.g. 3d>`, `/challenge end`."
 )
 
 

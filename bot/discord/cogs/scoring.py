@@ -10,20 +10,23 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.models import Caller, CommunityRef
 from bot.discord.bot import reply
 from bot.errors import GENERIC_FAILURE, describe_failure
-from bot.scoring import Dancer, PlatformLimits, ScoreRequest, VideoUpload
+from bot.scoring import PlatformLimits, ScoreRequest, VideoUpload
 from bot.services import RESTART_MESSAGE, Services
 
 logger = logging.getLogger(__name__)
 
 
-def community_of(interaction: discord.Interaction) -> str:
-    return f"discord:{interaction.guild_id}"
+def where_of(interaction: discord.Interaction) -> CommunityRef:
+    return CommunityRef("discord", str(interaction.guild_id))
 
 
-def dancer_of(interaction: discord.Interaction) -> Dancer:
-    return Dancer("discord", str(interaction.user.id), interaction.user.display_name)
+def caller_of(interaction: discord.Interaction) -> Caller:
+    """The caller, with Discord's word on moderation: the Manage Server permission in this channel."""
+    user = interaction.user
+    return Caller("discord", str(user.id), user.display_name, is_moderator=interaction.permissions.manage_guild)
 
 
 def upload_of(attachment: discord.Attachment) -> VideoUpload:
@@ -33,13 +36,17 @@ def upload_of(attachment: discord.Attachment) -> VideoUpload:
     return VideoUpload(attachment.filename, attachment.size, attachment.content_type, fetch)
 
 
+def limits_of(interaction: discord.Interaction, services: Services) -> PlatformLimits:
+    """Bots download any attachment; uploads are capped per server (10 MiB by default, more with boosts)."""
+    return PlatformLimits("discord", services.community.limits.max_bytes, interaction.filesize_limit)
+
+
 async def suggest_dances(
     services: Services, interaction: discord.Interaction, current: str
 ) -> list[app_commands.Choice[str]]:
-    """Up to 25 dance names of this server that contain what the user typed, as autocomplete choices."""
-    names = await services.community.list_dances(community_of(interaction))
-    typed = current.strip().lower()
-    return [app_commands.Choice(name=name, value=name) for name in names if typed in name.lower()][:25]
+    """Dance names of this server matching what the user typed, as autocomplete choices (25 at most)."""
+    names = await services.community.suggest_dances(where_of(interaction), current)
+    return [app_commands.Choice(name=name, value=name) for name in names[:25]]
 
 
 class Scoring(commands.Cog):
@@ -55,15 +62,10 @@ class Scoring(commands.Cog):
         async def report(text: str) -> None:
             await interaction.edit_original_response(content=text)
 
-        flow = self.services.flow
-        limits = PlatformLimits(
-            "discord", download_bytes=flow.limits.max_bytes, upload_bytes=interaction.filesize_limit
-        )
-        request = ScoreRequest(
-            community_of(interaction), dancer_of(interaction), dance, upload_of(video), limits
-        )
+        limits = limits_of(interaction, self.services)
+        request = ScoreRequest(where_of(interaction), caller_of(interaction), dance, upload_of(video), limits)
         try:
-            async with self.services.workload.job(), flow.score(request, report) as result:
+            async with self.services.workload.job(), self.services.flow.score(request, report) as result:
                 files = [path for path in (result.clip, result.card) if path is not None]
                 if sum(path.stat().st_size for path in files) > interaction.filesize_limit:
                     files = [result.card] if result.card is not None else []
@@ -76,14 +78,10 @@ class Scoring(commands.Cog):
                 logger.exception("scoring failed in guild %s", interaction.guild_id)
             await reply(interaction, describe_failure(error))
 
-    async def _send(
-        self, interaction: discord.Interaction, text: str, files: list[Path], card: Path | None
-    ) -> None:
+    async def _send(self, interaction: discord.Interaction, text: str, files: list[Path], card: Path | None) -> None:
         """The score with the clip and card; if the upload is refused, the card alone."""
         try:
-            await interaction.edit_original_response(
-                content=text, attachments=[discord.File(p) for p in files]
-            )
+            await interaction.edit_original_response(content=text, attachments=[discord.File(p) for p in files])
         except discord.HTTPException as error:
             if card is None or files == [card]:
                 raise
@@ -91,7 +89,5 @@ class Scoring(commands.Cog):
             await interaction.edit_original_response(content=text, attachments=[discord.File(card)])
 
     @score.autocomplete("dance")
-    async def dance_names(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
+    async def dance_names(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         return await suggest_dances(self.services, interaction, current)
