@@ -1,9 +1,10 @@
 """`dancescore bot`: runs the platforms whose tokens are configured, side by side in one asyncio loop.
 
 Each library is started by hand (discord.py: login + connect; python-telegram-bot: initialize, start,
-start_polling), never with their own `run()`, so both share the loop. On SIGTERM or SIGINT: new work is
-refused with a message, running jobs get `grace_s` to finish (then are cancelled and their users told),
-then both platforms disconnect and the process exits.
+start_polling), never with their own `run()`, so both share the loop. Alongside them run the challenge
+clock (closes challenges at their deadline) and, per platform, the announcer that posts closed
+challenges' results where they started. On SIGTERM or SIGINT: new work is refused with a message, running
+jobs get `grace_s` to finish (then are cancelled and their users told), then both platforms disconnect.
 """
 
 from __future__ import annotations
@@ -13,52 +14,44 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
-from bot.services import Services
+from bot.config import Settings
+from bot.core.models import Announcement
+from bot.core.service import CommunityService
+from bot.replies import describe_announcement
+from bot.services import Services, build_services
 
 logger = logging.getLogger(__name__)
 
 NO_TOKEN_MESSAGE = (
-    "No chat platform configured: set DISCORD_TOKEN and/or TELEGRAM_TOKEN (in the environment or .env). "
+    "No chat platform configured: set DISCORD_TOKEN and/or TELEGRAM_TOKEN (in the environment or in .env). "
     "The README explains how to create each bot."
 )
+Post = Callable[[Announcement], Awaitable[None]]
 
 
-@dataclass(frozen=True)
-class PlatformSettings:
-    """Which platforms to run. Tokens never appear in repr or logs."""
-
-    discord_token: str | None = field(default=None, repr=False)
-    telegram_token: str | None = field(default=None, repr=False)
-    telegram_api_url: str | None = None  # a self-hosted Bot API server, e.g. http://127.0.0.1:8081
-    grace_s: float = 60.0  # how long running jobs may finish after SIGTERM
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> PlatformSettings:
-        return cls(
-            discord_token=environ.get("DISCORD_TOKEN") or None,
-            telegram_token=environ.get("TELEGRAM_TOKEN") or None,
-            telegram_api_url=environ.get("TELEGRAM_API_URL") or None,
-            grace_s=float(environ.get("DANCESCORE_SHUTDOWN_GRACE_S") or 60.0),
-        )
-
-    @property
-    def platforms(self) -> list[str]:
-        return [name for name, token in (("discord", self.discord_token), ("telegram", self.telegram_token)) if token]
+def platforms_of(settings: Settings) -> list[str]:
+    return [
+        name for name, token in (("discord", settings.discord_token), ("telegram", settings.telegram_token)) if token
+    ]
 
 
-class NoPlatformError(SystemExit):
-    def __init__(self) -> None:
-        super().__init__(NO_TOKEN_MESSAGE)
-
-
-async def run(settings: PlatformSettings, services: Services, stop: asyncio.Event | None = None) -> None:
-    """Run until `stop` is set (or SIGTERM / SIGINT arrives), then shut down cleanly."""
-    if not settings.platforms:
-        raise NoPlatformError()
+async def serve(
+    settings: Settings,
+    services: Services,
+    stop: asyncio.Event | None = None,
+    *,
+    grace_s: float = 60.0,
+    announce_every_s: float = 15.0,
+) -> None:
+    """Run the configured platforms until `stop` is set (or SIGTERM / SIGINT arrives), then shut down."""
+    platforms = platforms_of(settings)
+    if not platforms:
+        raise SystemExit(NO_TOKEN_MESSAGE)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -66,45 +59,53 @@ async def run(settings: PlatformSettings, services: Services, stop: asyncio.Even
             loop.add_signal_handler(signum, stop.set)
     telegram_app: Any = None
     discord_bot: Any = None
-    discord_task: asyncio.Task[None] | None = None
+    background: list[asyncio.Task[Any]] = []
+    core = services.community
     try:
         if settings.telegram_token:
             telegram_app = await start_telegram(settings, services)
+            post = telegram_poster(telegram_app)
+            background.append(asyncio.create_task(announce(core, "telegram", post, stop, announce_every_s)))
         if settings.discord_token:
-            discord_bot, discord_task = await start_discord(settings.discord_token, services)
-        logger.info("DanceScore running on %s", " and ".join(settings.platforms))
-        waits = [asyncio.ensure_future(stop.wait())] + ([discord_task] if discord_task else [])
-        done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        if discord_task in done and discord_task is not None and discord_task.exception() is not None:
-            logger.error("the Discord connection failed", exc_info=discord_task.exception())
-        for wait in waits:
-            if wait is not discord_task:
-                wait.cancel()
-        logger.info("shutting down: no new jobs; waiting up to %.0f s for running ones", settings.grace_s)
-        await services.close(settings.grace_s)
+            discord_bot, gateway = await start_discord(settings.discord_token.reveal(), services)
+            background.append(gateway)
+            post = discord_poster(discord_bot)
+            background.append(asyncio.create_task(announce(core, "discord", post, stop, announce_every_s)))
+        background.append(asyncio.create_task(core.run_challenge_clock(stop)))
+        logger.info("DanceScore running on %s", " and ".join(platforms))
+        stopped = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([stopped, *background], return_when=asyncio.FIRST_COMPLETED)
+        for task in done - {stopped}:
+            if not task.cancelled() and task.exception() is not None:
+                logger.error("%s failed; shutting down", task.get_name(), exc_info=task.exception())
+        stopped.cancel()
+        stop.set()
+        logger.info("shutting down: no new jobs; up to %.0f s for the running ones", grace_s)
+        await services.workload.close(grace_s)
     finally:
+        stop.set()
         if telegram_app is not None:
             await stop_telegram(telegram_app)
         if discord_bot is not None:
             await discord_bot.close()
-        if discord_task is not None:
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await discord_task
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signum)
         logger.info("DanceScore stopped")
 
 
-async def start_telegram(settings: PlatformSettings, services: Services) -> Any:
+async def start_telegram(settings: Settings, services: Services) -> Any:
     from bot.telegram.handlers import build_application
 
     assert settings.telegram_token is not None
-    application = build_application(settings.telegram_token, settings.telegram_api_url, services)
+    application = build_application(settings.telegram_token.reveal(), settings.telegram_api_url, services)
     await application.initialize()
     await application.start()
     assert application.updater is not None
-    await application.updater.start_polling(drop_pending_updates=False)
+    await application.updater.start_polling()
     return application
 
 
@@ -116,25 +117,63 @@ async def stop_telegram(application: Any) -> None:
     await application.shutdown()
 
 
+def telegram_poster(application: Any) -> Post:
+    async def post(announcement: Announcement) -> None:
+        if announcement.challenge.channel is None:
+            return
+        await application.bot.send_message(int(announcement.challenge.channel), describe_announcement(announcement))
+
+    return post
+
+
 async def start_discord(token: str, services: Services) -> tuple[Any, asyncio.Task[None]]:
     from bot.discord.bot import DanceScoreBot
 
     client = DanceScoreBot(services)
-    await client.login(token)  # also runs setup_hook (cogs, command sync)
-    return client, asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
+    await client.login(token)  # also runs setup_hook: cogs, command sync
+    return client, asyncio.create_task(client.connect(reconnect=True), name="discord gateway")
 
 
-def main(environ: Mapping[str, str] | None = None) -> int:
+def discord_poster(client: Any) -> Post:
+    async def post(announcement: Announcement) -> None:
+        if announcement.challenge.channel is None:
+            return
+        await client.wait_until_ready()
+        channel_id = int(announcement.challenge.channel)
+        channel = client.get_channel(channel_id) or await client.fetch_channel(channel_id)
+        await channel.send(describe_announcement(announcement))
+
+    return post
+
+
+async def announce(core: CommunityService, platform: str, post: Post, stop: asyncio.Event, every_s: float) -> None:
+    """Post closed challenges' results on `platform`, each once (claimed, posted, then confirmed)."""
+    claimer = f"{platform}-{uuid.uuid4().hex[:8]}"
+    while not stop.is_set():
+        try:
+            for announcement in await core.claim_announcements(platform, claimer):
+                await post(announcement)
+                await core.confirm_announcement(announcement, claimer)
+        except Exception:
+            logger.exception("posting challenge results on %s failed; retrying in %.0f s", platform, every_s)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every_s)
+
+
+async def run(settings: Settings, *, grace_s: float = 60.0) -> None:
+    """Open the community service on the configured database with the real engine, then serve."""
+    from bot.bootstrap import community_service
+
+    async with community_service(settings) as core:
+        await serve(settings, build_services(core, Path(settings.data_dir) / "work"), grace_s=grace_s)
+
+
+def main() -> int:
     """Entry point of `dancescore bot` (and `python -m bot`)."""
-    import os
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = PlatformSettings.from_environ(os.environ if environ is None else environ)
-    if not settings.platforms:
+    settings = Settings.from_env()
+    if not platforms_of(settings):
         print(NO_TOKEN_MESSAGE, file=sys.stderr)
         return 2
-    from bot.wiring import build_services
-
-    services = build_services(os.environ if environ is None else environ)
-    asyncio.run(run(settings, services))
+    asyncio.run(run(settings))
     return 0

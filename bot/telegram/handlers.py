@@ -235,11 +235,36 @@ def build_application(
         build = build.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
     for name, value in builder.items():
         build = getattr(build, name)(value)
+    hide_token(token)  # before build(): the Bot logs its URLs (with the token) as it is made
     application = build.build()
     handlers = TelegramHandlers(services)
     application.add_handlers(handlers.handlers())
     application.add_error_handler(log_error)
     return application
+
+
+class TokenRedactor(logging.Filter):
+    """Replaces the bot token in log records: httpx logs every request URL, and Telegram's carry the token."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.token in record.getMessage():
+            record.msg = record.getMessage().replace(self.token, "<token>")
+            record.args = None
+        return True
+
+
+def hide_token(token: str) -> None:
+    """Keep `token` out of the logs of python-telegram-bot and of the HTTP library it uses (a filter acts on
+    the logger a record is made on, so every existing logger of those libraries gets one)."""
+    names = [n for n in logging.root.manager.loggerDict if n.split(".")[0] in {"httpx", "httpcore", "telegram"}]
+    for name in names:
+        target = logging.getLogger(name)
+        if not any(isinstance(f, TokenRedactor) and f.token == token for f in target.filters):
+            target.addFilter(TokenRedactor(token))
 
 
 async def log_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -104,7 +104,7 @@ class FakeTelegramApi:
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        self._runner = web.AppRunner(self.application(), shutdown_timeout=0.5)
+        self._runner = web.AppRunner(self.application(), shutdown_timeout=0.5, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()

@@ -1,0 +1,92 @@
+"""`dancescore bot`: platforms started by hand in one loop, shutdown on SIGTERM, challenge results posted,
+no token in the logs, and a clear exit when no platform is configured."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+
+import pytest
+
+from bot import runner
+from bot.config import Settings
+from bot.core.models import Caller, CommunityRef
+from bot.services import RESTART_MESSAGE, Services
+from tests.bots.conftest import CHAT, TOKEN, Community
+from tests.fakes.telegram_api import FakeTelegramApi
+
+pytestmark = pytest.mark.asyncio
+HERE = CommunityRef("telegram", str(CHAT))
+
+
+def test_no_token_exits_with_a_clear_message(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)  # no .env here
+    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
+    monkeypatch.delenv("TELEGRAM_TOKEN", raising=False)
+    assert runner.main() == 2
+    assert "No chat platform configured: set DISCORD_TOKEN and/or TELEGRAM_TOKEN" in capsys.readouterr().err
+
+
+async def test_sigterm_fails_running_jobs_with_a_message_and_stops(
+    community: Community, services: Services, video_bytes: bytes, caplog
+):
+    await community.add_dance(HERE, "renegade")
+    community.engine.gate = asyncio.Event()  # the job never finishes by itself
+    caplog.set_level(logging.DEBUG)
+    async with FakeTelegramApi() as api:
+        settings = Settings(telegram_token=runner_secret(TOKEN), telegram_api_url=api.url)
+        serving = asyncio.create_task(runner.serve(settings, services, grace_s=0.5))
+        await api.send_video(CHAT, api.user(1), video_bytes, caption="/score renegade")
+        await api.wait_for(lambda m: "50%" in m.body)
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.wait_for(serving, timeout=20)
+        status = await api.wait_for(lambda m: m.body == RESTART_MESSAGE)
+        assert status.edits[:2] == ["Analysing…", "Downloading your video…"]
+    assert services.workload.closed and services.workload.running == 0
+    assert TOKEN not in caplog.text  # httpx logs every URL; the token is redacted
+    assert "getUpdates" in caplog.text
+
+
+async def test_new_work_during_shutdown_is_refused(community: Community, services: Services, video_bytes):
+    await community.add_dance(HERE, "renegade")
+    community.engine.gate = asyncio.Event()
+    async with FakeTelegramApi() as api:
+        settings = Settings(telegram_token=runner_secret(TOKEN), telegram_api_url=api.url)
+        stop = asyncio.Event()
+        serving = asyncio.create_task(runner.serve(settings, services, stop, grace_s=30))
+        await api.send_video(CHAT, api.user(1), video_bytes, caption="/score renegade")
+        await api.wait_for(lambda m: "50%" in m.body)
+        stop.set()  # the running job may finish; new ones are refused
+        await asyncio.sleep(0.2)
+        await api.send_video(CHAT, api.user(2), video_bytes + b"\0", caption="/score renegade")
+        await api.wait_for(lambda m: m.body.startswith("DanceScore is restarting and can't take new videos"))
+        community.engine.gate.set()
+        await asyncio.wait_for(serving, timeout=20)
+        assert (await api.wait_for(lambda m: m.method == "sendPhoto")).method == "sendPhoto"
+
+
+async def test_closed_challenge_results_are_posted_in_the_chat(community: Community, services: Services):
+    await community.add_dance(HERE, "renegade")
+    mod = Caller("telegram", "5", "Mo", is_moderator=True)
+    from datetime import timedelta
+
+    await community.service.start_challenge(mod, HERE, "renegade", timedelta(days=1), channel=str(CHAT))
+    await community.service.end_challenge(mod, HERE)
+    async with FakeTelegramApi() as api:
+        settings = Settings(telegram_token=runner_secret(TOKEN), telegram_api_url=api.url)
+        stop = asyncio.Event()
+        serving = asyncio.create_task(runner.serve(settings, services, stop, announce_every_s=0.1))
+        posted = await api.wait_for(lambda m: m.body.startswith("Challenge #1 (renegade) is over!"))
+        assert posted.chat_id == CHAT and "Nobody took part" in posted.body
+        await asyncio.sleep(0.5)
+        stop.set()
+        await asyncio.wait_for(serving, timeout=20)
+    assert len([m for m in api.sent if "is over" in m.body]) == 1  # posted once, never twice
+
+
+def runner_secret(value: str):
+    from bot.config import SecretStr
+
+    return SecretStr(value)
