@@ -186,7 +186,8 @@ class ProgressRelay:
 
 def describe_progress(stage: str, fraction: float) -> str:
     """A progress line such as "Analysing… 40%"."""
-    label = {"decode": "analysing", "pose": "analysing", "render": "rendering the clip"}.get(stage, stage)
+    labels = {"decode": "analysing", "pose": "analysing", "align": "comparing", "score": "comparing"}
+    label = {**labels, "render": "rendering the clip"}.get(stage, stage)
     percent = int(max(0.0, min(1.0, fraction)) * 100)
     return f"{label[:1].upper()}{label[1:]}… {percent}%"
 
