@@ -15,7 +15,7 @@ def describe_scored(scored: ScoredAttempt) -> str:
         f"{scored.attempt.dance_name}: {result.score:.1f} / 10{best}",
         f"Form {round(result.form)} · Timing {round(result.timing)}" + (" · mirrored" if result.mirrored else ""),
         parts,
-        *(f"• {line}" for line in result.feedback[:3]),
+        *(f"• {_sentence(line)}" for line in result.feedback[:3]),
         f"Rank {scored.standing.rank} of {scored.standing.of} on {scored.standing.board} (all time).",
     ]
     if scored.challenge is not None and scored.challenge_standing is not None:
@@ -23,7 +23,7 @@ def describe_scored(scored: ScoredAttempt) -> str:
             f"Challenge #{scored.challenge.id}: rank {scored.challenge_standing.rank} of "
             f"{scored.challenge_standing.of}, ends in {describe_seconds(_seconds_left(scored))}."
         )
-    lines += [f"Note: {note}" for note in scored.notes[:2]]
+    lines += [f"Note: {_sentence(note)}" for note in scored.notes[:2] if note not in result.feedback[:3]]
     return "\n".join(line for line in lines if line)
 
 
@@ -67,6 +67,10 @@ def describe_announcement(announcement: Announcement) -> str:
     return "\n".join(
         [head, f"Winner: {winner.display_name} with {winner.score:.1f}.", *_rows(announcement.standings, False)]
     )
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _rows(entries: list[LeaderboardEntry], overall: bool) -> list[str]:
