@@ -21,7 +21,7 @@ from telegram.ext import Application, BaseHandler, CommandHandler, ContextTypes,
 
 from bot.core.durations import parse_duration
 from bot.core.models import Caller, CommunityRef
-from bot.errors import GENERIC_FAILURE, MissingVideoError, TooBigError, describe_failure
+from bot.errors import GENERIC_FAILURE, MissingVideoError, NotAVideoError, TooBigError, describe_failure
 from bot.replies import describe_challenges, describe_leaderboard, describe_profile
 from bot.scoring import MB, PlatformLimits, ScoreRequest, VideoUpload
 from bot.services import RESTART_MESSAGE, Services
@@ -62,7 +62,7 @@ class TelegramHandlers:
         self.core = services.community
 
     def handlers(self) -> list[BaseHandler[Any, Any, Any]]:
-        media = filters.VIDEO | filters.ANIMATION | filters.Document.ALL
+        media = filters.VIDEO | filters.ANIMATION | filters.Document.ALL | filters.PHOTO
         return [
             MessageHandler(media & filters.CaptionRegex(SCORE_CAPTION), self.score_caption),
             CommandHandler("score", self.score_reply),
@@ -164,7 +164,7 @@ class TelegramHandlers:
     async def score_reply(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = _message(update)
         target = message.reply_to_message
-        if target is None or _video_of(target) is None:
+        if target is None or (_video_of(target) is None and not target.photo):
             await message.reply_text(USAGE)
             return
         await self._score(message, target, " ".join(context.args or []), context)
@@ -179,6 +179,10 @@ class TelegramHandlers:
         try:
             if not dance:
                 raise MissingVideoError("Which dance? Write /score <dance>; /dances lists them.")
+            if _video_of(target) is None:
+                raise NotAVideoError(
+                    "A photo can't be scored: send a video of your dance with the caption /score <dance>."
+                )
             request = ScoreRequest(
                 _where(command), _caller(command), dance, _upload(_video_of(target), context), LIMITS
             )
@@ -312,9 +316,7 @@ def _upload(video: Any, context: ContextTypes.DEFAULT_TYPE) -> VideoUpload:
             raise
         await file.download_to_drive(path)
 
-    duration = getattr(video, "duration", None)
-    if duration is not None and not isinstance(duration, int | float):
-        duration = duration.total_seconds()
+    duration = video.to_dict().get("duration")  # seconds, as sent (the attribute's type is changing in PTB)
     return VideoUpload(
         filename=getattr(video, "file_name", None) or "video.mp4",
         size=video.file_size,

@@ -83,6 +83,31 @@ async def test_text_file_is_refused_clearly(telegram: TelegramWorld):
     assert "getFile" not in api.calls  # refused before downloading anything
 
 
+async def test_photo_and_too_long_video_are_refused_before_download(telegram: TelegramWorld, video_bytes: bytes):
+    api = telegram.api
+    await api.send_photo(CHAT, api.user(7), b"\xff\xd8jpeg", caption="/score renegade")
+    await api.wait_for(lambda m: m.body.startswith("A photo can't be scored: send a video of your dance"))
+    await api.send_video(CHAT, api.user(7), video_bytes, caption="/score renegade", duration=600)
+    refusal = await api.wait_for(lambda m: "600 s long" in m.body)
+    assert refusal.body == (
+        "This video is 600 s long; the most I can score is 180 s. Trim it to the dance and send it again."
+    )
+    assert "getFile" not in api.calls and telegram.engine.attempts == []
+
+
+async def test_too_many_tries_is_refused_with_when_to_come_back(telegram: TelegramWorld, video_bytes: bytes):
+    from bot.core.models import Limits
+
+    api = telegram.api
+    telegram.services.community.limits = Limits(rate_limit=1, rate_window_s=3600)
+    await api.send_video(CHAT, api.user(7), video_bytes, caption="/score renegade")
+    await api.wait_for(lambda m: m.method == "sendPhoto")
+    await api.send_video(CHAT, api.user(7), video_bytes + b"\0", caption="/score renegade")
+    refusal = await api.wait_for(lambda m: m.body.startswith("You can send 1 videos every"))
+    assert "try again in" in refusal.body
+    assert len(telegram.engine.attempts) == 1
+
+
 async def test_unknown_dance_suggests_close_names(telegram: TelegramWorld, video_bytes: bytes):
     api = telegram.api
     await api.send_video(CHAT, api.user(7), video_bytes, caption="/score renegaaaade")

@@ -194,6 +194,15 @@ class FakeTelegramApi:
         message["document"] = fields
         return await self._push(self._with_caption(message, caption))
 
+    async def send_photo(
+        self, chat_id: int, user: dict[str, Any], data: bytes, *, caption: str | None = None
+    ) -> dict[str, Any]:
+        """A picture: Telegram delivers it as photo sizes (no file name, no MIME type)."""
+        stored = self.add_file(data, "photo.jpg")
+        message = self._user_message(chat_id, user, "group", None)
+        message["photo"] = [{**self._file_fields(stored, None), "width": 320, "height": 240}]
+        return await self._push(self._with_caption(message, caption))
+
     async def send_document(
         self,
         chat_id: int,
