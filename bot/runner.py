@@ -160,11 +160,15 @@ async def announce(core: CommunityService, platform: str, post: Post, stop: asyn
             await asyncio.wait_for(stop.wait(), timeout=every_s)
 
 
-async def run(settings: Settings, *, grace_s: float = 60.0) -> None:
-    """Open the community service on the configured database with the real engine, then serve."""
+async def run(settings: Settings, *, engine: Any = None, grace_s: float = 60.0) -> None:
+    """Open the community service on the configured database, then serve.
+
+    `engine` is the core's DanceEngine; by default the real engine in threads (`LocalEngine`); the engine
+    pool plugs in as `LocalEngine(runner=pool.submit)`.
+    """
     from bot.bootstrap import community_service
 
-    async with community_service(settings) as core:
+    async with community_service(settings, engine=engine) as core:
         await serve(settings, build_services(core, Path(settings.data_dir) / "work"), grace_s=grace_s)
 
 

@@ -141,3 +141,23 @@ async def test_reference_dance_added_by_a_moderator(simcord_env, community, vide
     dances = await community.service.list_dances(CommunityRef("discord", str(guild.id)))
     assert [d.name for d in dances] == ["Say So"]
     assert list((tmp_path / "work").iterdir()) == []
+
+
+async def test_refused_upload_falls_back_to_the_card(simcord_env, community, video_bytes):
+    guild, channel = await guild_with_dances(simcord_env, community, "renegade")
+    ana = guild.add_member(simcord_env.create_user("ana"))
+    # Once the engine is done, the next edit of the reply (the one carrying the files) is refused as too large.
+    # (simcord's inject_error, done from inside the bot's own work, where it may not be called.)
+    too_large = {
+        "method": "PATCH",
+        "path": "/webhooks/*/messages/@original",
+        "status": 413,
+        "code": 40005,
+        "message": "Request entity too large",
+        "times": 1,
+    }
+    community.engine.on_done = lambda: simcord_env.backend.faults.append(too_large)
+    result = await ana.slash(channel, "score", dance="renegade", video=("a.mp4", video_bytes))
+    assert result.response.content.startswith("renegade: 7.4 / 10")
+    assert [a.filename for a in result.response.attachments] == ["1-card.png"]
+    assert too_large["times"] == 0  # the refusal did happen

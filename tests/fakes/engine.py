@@ -7,6 +7,7 @@ Tests that need a real score use `bot.core.ports.LocalEngine` (the real engine).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,7 @@ class ScriptedClipEngine:
     attempt_bytes: list[bytes] = field(default_factory=list)
     running: int = 0
     most_at_once: int = 0
+    on_done: Callable[[], None] | None = None  # called when a score is ready, before it is returned
 
     async def measure(self, video: Path) -> float:
         return await asyncio.to_thread(probe_duration, video)
@@ -101,6 +103,8 @@ class ScriptedClipEngine:
                 await asyncio.to_thread(write_clip, clip_path, pad_bytes=self.clip_pad_bytes)
             if card_path is not None:
                 Image.new("RGB", (320, 180), (30, 30, 60)).save(card_path)
+            if self.on_done is not None:
+                self.on_done()
             return ScoreResult(
                 **{
                     **self.result.__dict__,
