@@ -98,12 +98,13 @@ async def serve(
 
 
 async def start_telegram(settings: Settings, services: Services) -> Any:
-    from bot.telegram.handlers import build_application
+    from bot.telegram.handlers import MENU, build_application
 
     assert settings.telegram_token is not None
     application = build_application(settings.telegram_token.reveal(), settings.telegram_api_url, services)
     await application.initialize()
     await application.start()
+    await application.bot.set_my_commands(MENU)
     assert application.updater is not None
     await application.updater.start_polling()
     return application

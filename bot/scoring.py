@@ -28,6 +28,14 @@ logger = logging.getLogger(__name__)
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".webm", ".mkv", ".3gp"}
 GENERIC_MIME_TYPES = {None, "", "application/octet-stream"}
 MB = 1000 * 1000
+# The engine's stage names, in the words a user sees.
+STAGE_LABELS = {
+    "decode": "analysing",
+    "pose": "analysing",
+    "align": "comparing",
+    "score": "comparing",
+    "render": "rendering the clip",
+}
 
 Report = Callable[[str], Awaitable[None]]  # shows a progress line to the user (edits the status message)
 
@@ -186,8 +194,7 @@ class ProgressRelay:
 
 def describe_progress(stage: str, fraction: float) -> str:
     """A progress line such as "Analysing… 40%"."""
-    labels = {"decode": "analysing", "pose": "analysing", "align": "comparing", "score": "comparing"}
-    label = {**labels, "render": "rendering the clip"}.get(stage, stage)
+    label = STAGE_LABELS.get(stage, stage)
     percent = int(max(0.0, min(1.0, fraction)) * 100)
     return f"{label[:1].upper()}{label[1:]}… {percent}%"
 

@@ -51,6 +51,15 @@ HELP = (
     "/challenge start <dance> <duration, e.g. 3d>; /challenge end [dance]."
 )
 PERIODS = {"all", "season", "challenge"}
+# The command menu Telegram shows users (set on start).
+MENU = [
+    ("score", "Score your dance: send it as the caption of your video"),
+    ("dances", "The dances of this chat"),
+    ("leaderboard", "The best scores: /leaderboard [dance] [all|season|challenge]"),
+    ("challenge", "The running challenges: /challenge status"),
+    ("me", "Your scores and ranks"),
+    ("help", "How to use DanceScore"),
+]
 Command = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[Any]]
 
 

@@ -79,6 +79,7 @@ async def test_closed_challenge_results_are_posted_in_the_chat(community: Commun
         stop = asyncio.Event()
         serving = asyncio.create_task(runner.serve(settings, services, stop, announce_every_s=0.1))
         posted = await api.wait_for(lambda m: m.body.startswith("Challenge #1 (renegade) is over!"))
+        assert [c["command"] for c in api.commands][:2] == ["score", "dances"]  # the menu users see
         assert posted.chat_id == CHAT and "Nobody took part" in posted.body
         await asyncio.sleep(0.5)
         stop.set()
