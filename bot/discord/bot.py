@@ -48,9 +48,7 @@ class DanceScoreBot(commands.Bot):
         """Log first, then show the user a sentence: a refusal's own message, or a generic apology."""
         original = getattr(error, "original", error)
         message = describe_failure(original)
-        if isinstance(error, app_commands.MissingPermissions):
-            message = "You need the Manage Server permission to do that."
-        elif message == GENERIC_FAILURE:
+        if message == GENERIC_FAILURE:
             logger.error(
                 "slash command /%s failed",
                 interaction.command and interaction.command.name,

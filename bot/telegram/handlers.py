@@ -223,9 +223,10 @@ class TelegramHandlers:
 
     async def _moderator_caller(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> Caller:
         """The caller, with the platform's word on moderation: chat administrators and the owner
-        (getChatMember); in a private chat, the user."""
+        (getChatMember), an administrator posting anonymously as the group; in a private chat, the user."""
         caller = _caller(message)
-        if message.chat.type == ChatType.PRIVATE:
+        anonymous_admin = message.sender_chat is not None and message.sender_chat.id == message.chat_id
+        if message.chat.type == ChatType.PRIVATE or anonymous_admin:
             return Caller(caller.platform, caller.user_id, caller.display_name, is_moderator=True)
         member = await context.bot.get_chat_member(message.chat_id, int(caller.user_id))
         is_moderator = member.status in {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}

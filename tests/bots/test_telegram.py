@@ -191,12 +191,13 @@ async def test_moderator_commands_follow_chat_administrators(telegram: TelegramW
     await api.wait_for(lambda m: m.body == "Only moderators can run challenges.")
     assert [d.name for d in await core.list_dances(HERE)] == ["renegade"]
 
-    api.make_admin(CHAT, 5)
-    await api.send_text(CHAT, api.user(5), "/challenge start renegade 2d")
+    await api.send_text(CHAT, api.user(5), "/challenge status", anonymous_admin=True)
+    await api.wait_for(lambda m: m.body.startswith("No challenge is running here."))
+    await api.send_text(CHAT, api.user(5), "/challenge start renegade 2d", anonymous_admin=True)
     started = await api.wait_for(lambda m: m.body.startswith("Challenge #1 on “renegade” is on until"))
     assert started.method == "sendMessage"
     assert [s.challenge.dance_name for s in await core.challenge_status(HERE)] == ["renegade"]
-    api.make_admin(CHAT, 6, owner=True)
+    api.make_admin(CHAT, 6, owner=True)  # the owner (creator) moderates too
     await api.send_text(CHAT, api.user(6), "/challenge end")
     await api.wait_for(lambda m: m.body == "Challenge #1 on “renegade” has ended; the results follow.")
     await api.send_text(CHAT, api.user(6), "/dance remove renegade")

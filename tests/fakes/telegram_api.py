@@ -144,8 +144,14 @@ class FakeTelegramApi:
         *,
         reply_to: int | None = None,
         chat_type: str = "group",
+        anonymous_admin: bool = False,
     ) -> dict[str, Any]:
+        """A text message; `anonymous_admin`: sent by an administrator posting as the group itself."""
+        if anonymous_admin:
+            user = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
         message = self._user_message(chat_id, user, chat_type, reply_to)
+        if anonymous_admin:
+            message["sender_chat"] = self._chat(chat_id, chat_type)
         message["text"] = text
         if text.startswith("/"):
             command = text.split()[0]
