@@ -14,7 +14,7 @@ from simcord.backend.errors import SetupError
 from bot.core.models import CommunityRef
 from bot.discord.bot import DanceScoreBot
 from bot.services import Services
-from tests.bots.conftest import Community
+from tests.bots.conftest import MOD, Community
 
 pytestmark = pytest.mark.asyncio
 
@@ -161,3 +161,22 @@ async def test_refused_upload_falls_back_to_the_card(simcord_env, community, vid
     assert result.response.content.startswith("renegade: 7.4 / 10")
     assert [a.filename for a in result.response.attachments] == ["1-card.png"]
     assert too_large["times"] == 0  # the refusal did happen
+
+
+async def test_closed_challenge_results_are_posted_in_its_channel(simcord_env, community):
+    from datetime import timedelta
+
+    from bot import runner
+
+    guild, channel = await guild_with_dances(simcord_env, community, "renegade")
+    where = CommunityRef("discord", str(guild.id))
+    core = community.service
+    await core.start_challenge(MOD, where, "renegade", timedelta(days=1), channel=str(channel.id))
+    await core.end_challenge(MOD, where)
+    post = runner.discord_poster(simcord_env.bot)
+    for announcement in await core.claim_announcements("discord", "test"):
+        await post(announcement)
+        assert await core.confirm_announcement(announcement, "test")
+    await simcord_env.settle()
+    assert channel.last_message.content.startswith("Challenge #1 (renegade) is over! Nobody took part")
+    assert await core.claim_announcements("discord", "test") == []  # posted once, never twice
