@@ -175,6 +175,10 @@ class CommunityService:
         hits += list(match_name(typed, names, max_suggestions=limit).suggestions)
         return list(dict.fromkeys(hits))[:limit]
 
+    async def communities(self) -> list[Community]:
+        """Every community that has used the bot (for the moderator CLI)."""
+        return await self.store.list_communities()
+
     async def set_season(self, caller: Caller, where: CommunityRef, season: Season | str) -> Community:
         """Choose how this community's seasonal board is cut: monthly, weekly or none (moderators only)."""
         self._require_moderator(caller, "change the season length")
