@@ -79,9 +79,7 @@ async def run(
             elif getattr(args, "dance_command", None) == "list":
                 await _list(service, args, out)
             elif getattr(args, "dance_command", None) == "remove":
-                dance = await service.remove_dance(
-                    _moderator(), CommunityRef.parse(args.community), args.name
-                )
+                dance = await service.remove_dance(_moderator(), CommunityRef.parse(args.community), args.name)
                 print(f"removed “{dance.name}”", file=out)
             else:
                 await _leaderboard(service, args, out)
@@ -117,11 +115,7 @@ async def _add(service: CommunityService, args: argparse.Namespace, out: TextIO)
 
 
 async def _list(service: CommunityService, args: argparse.Namespace, out: TextIO) -> None:
-    refs = (
-        [CommunityRef.parse(args.community)]
-        if args.community
-        else [c.ref for c in await service.communities()]
-    )
+    refs = [CommunityRef.parse(args.community)] if args.community else [c.ref for c in await service.communities()]
     for ref in refs:
         dances = await service.list_dances(ref)
         print(f"{ref}: {len(dances)} dance(s)", file=out)
@@ -154,7 +148,5 @@ def format_board(board: Leaderboard) -> str:
     lines = [title]
     for e in board.entries:
         extra = f"  ({e.dances} dances)" if board.dance is None else ""
-        lines.append(
-            f"  {e.rank:>3}. {e.display_name:<24} {e.score:6.2f}  {e.achieved_at:%Y-%m-%d %H:%M}{extra}"
-        )
+        lines.append(f"  {e.rank:>3}. {e.display_name:<24} {e.score:6.2f}  {e.achieved_at:%Y-%m-%d %H:%M}{extra}")
     return "\n".join(lines)

@@ -69,9 +69,7 @@ class Settings:
         return self.data_dir / "media"
 
     @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
-    ) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")) -> Settings:
         """Read the settings from `environ` (default: os.environ) over the `.env` file, if it exists."""
         values = dict(read_env_file(env_file)) if env_file is not None and env_file.is_file() else {}
         values.update(os.environ if environ is None else environ)
@@ -87,9 +85,7 @@ class Settings:
         try:
             season = Season(season_text)
         except ValueError as exc:
-            raise ConfigError(
-                f"DANCESCORE_SEASON must be monthly, weekly or none, not “{season_text}”."
-            ) from exc
+            raise ConfigError(f"DANCESCORE_SEASON must be monthly, weekly or none, not “{season_text}”.") from exc
         return cls(
             data_dir=data_dir,
             db_url=db_url,

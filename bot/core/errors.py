@@ -77,9 +77,7 @@ class JobRunningError(CoreError):
     code = "job_running"
 
     def __init__(self) -> None:
-        super().__init__(
-            "Your previous video is still being analysed; wait for its result, then send the next."
-        )
+        super().__init__("Your previous video is still being analysed; wait for its result, then send the next.")
 
 
 class RateLimitedError(CoreError):

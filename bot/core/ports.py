@@ -85,9 +85,7 @@ class DanceEngine(Protocol):
         """The video's duration in seconds, read from its header only (cheap; before any heavy work)."""
         ...
 
-    async def analyse_reference(
-        self, video: Path, pose_path: Path, progress: Progress | None
-    ) -> ReferencePose:
+    async def analyse_reference(self, video: Path, pose_path: Path, progress: Progress | None) -> ReferencePose:
         """Analyse a reference video once and keep its poses in `pose_path` (an `.npz` PoseSequence)."""
         ...
 
@@ -125,15 +123,20 @@ class LocalEngine:
         return f"LocalEngine({self.settings!r})"
 
     async def measure(self, video: Path) -> float:
-        return await asyncio.to_thread(probe_duration, video)
+        from engine.decode import VideoLimits, probe
 
-    async def analyse_reference(
-        self, video: Path, pose_path: Path, progress: Progress | None
-    ) -> ReferencePose:
+        # The engine's own checks (magic bytes, format whitelist, pixels) apply; the size and duration
+        # caps are the core's, so they are lifted here and the core words them itself.
+        limits = VideoLimits(2**62, float("inf"), self.settings.max_pixels)
+        with _engine_errors():
+            info = await asyncio.to_thread(probe, Path(video), limits)
+        return float(info.duration)
+
+    async def analyse_reference(self, video: Path, pose_path: Path, progress: Progress | None) -> ReferencePose:
+        """Analyse once with `engine.api.save_reference` (poses and music envelope beside `pose_path`)."""
         report = _threadsafe(progress)
         with _engine_errors():
-            poses = await asyncio.to_thread(self._api.analyse, Path(video), self.settings, progress=report)
-            await asyncio.to_thread(poses.save, pose_path)
+            poses = await asyncio.to_thread(self._api.save_reference, Path(video), self.settings, pose_path, report)
         return ReferencePose(Path(pose_path), float(poses.duration))
 
     async def score(
@@ -158,31 +161,6 @@ class LocalEngine:
             if self._runner is not None:
                 return await self._runner(job, progress)
             return await asyncio.to_thread(self._api.run_job, job, self.settings, _threadsafe(progress))
-
-
-def probe_duration(video: Path) -> float:
-    """Duration in seconds of an MP4/MOV/Matroska/WebM file from its header (no frame is decoded)."""
-    import av
-
-    try:
-        with av.open(
-            str(video), options={"format_whitelist": "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm"}
-        ) as box:
-            if box.duration is not None:
-                return box.duration / 1_000_000
-            stream = box.streams.video[0] if box.streams.video else None
-            if stream is not None and stream.duration is not None and stream.time_base is not None:
-                return float(stream.duration * stream.time_base)
-            # Browser WebM may declare no duration: one demux-only pass (no decoding) finds it.
-            last = 0.0
-            for packet in box.demux(video=0):
-                if packet.pts is not None and packet.time_base is not None:
-                    last = max(last, float((packet.pts + (packet.duration or 0)) * packet.time_base))
-            return last
-    except (av.FFmpegError, IndexError, OSError) as exc:
-        raise UnreadableVideoError(
-            "This file is not a video I can read; send an MP4, MOV or WebM video."
-        ) from exc
 
 
 @contextmanager
@@ -226,9 +204,7 @@ class ScriptedEngine:
     async def measure(self, video: Path) -> float:
         return float(_script(video).get("duration", "10"))
 
-    async def analyse_reference(
-        self, video: Path, pose_path: Path, progress: Progress | None
-    ) -> ReferencePose:
+    async def analyse_reference(self, video: Path, pose_path: Path, progress: Progress | None) -> ReferencePose:
         script = _script(video)
         self.calls += 1
         _fail_if_asked(script)
@@ -281,9 +257,7 @@ def _script(video: Path) -> dict[str, str]:
         if "duration" in pairs and not math.isfinite(float(pairs["duration"])):
             raise ValueError
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise UnreadableVideoError(
-            "This file is not a video I can read; send an MP4, MOV or WebM video."
-        ) from exc
+        raise UnreadableVideoError("This file is not a video I can read; send an MP4, MOV or WebM video.") from exc
     if not pairs:
         raise UnreadableVideoError("This file is not a video I can read; send an MP4, MOV or WebM video.")
     return pairs
@@ -359,19 +333,13 @@ class CommunityStore(Protocol):
         lease_s: float,
     ) -> int: ...
     async def finish_job(self, job_id: int, status: str, now: datetime) -> None: ...
-    async def jobs_running_before(
-        self, dance_id: int, until: datetime, now: datetime, lease_s: float
-    ) -> int: ...
+    async def jobs_running_before(self, dance_id: int, until: datetime, now: datetime, lease_s: float) -> int: ...
     async def find_attempt(self, dance_id: int, caller: Caller, content_hash: str) -> Attempt | None: ...
     async def record_attempt(self, record: AttemptRecord) -> tuple[Attempt, Challenge | None, bool]: ...
     async def history(self, community_id: int, caller: Caller, limit: int) -> list[Attempt]: ...
     async def dance_board(self, dance_id: int, period_key: str, limit: int) -> list[LeaderboardEntry]: ...
-    async def overall_board(
-        self, community_id: int, period_key: str, limit: int | None
-    ) -> list[LeaderboardEntry]: ...
-    async def dance_standing(
-        self, dance_id: int, period_key: str, caller: Caller
-    ) -> tuple[int, int, float] | None: ...
+    async def overall_board(self, community_id: int, period_key: str, limit: int | None) -> list[LeaderboardEntry]: ...
+    async def dance_standing(self, dance_id: int, period_key: str, caller: Caller) -> tuple[int, int, float] | None: ...
     async def standings(self, community_id: int, caller: Caller, period_key: str) -> list[Standing]: ...
     async def start_challenge(
         self,
@@ -386,9 +354,7 @@ class CommunityStore(Protocol):
     async def latest_challenge(self, community_id: int, dance_id: int | None) -> Challenge | None: ...
     async def due_challenges(self, now: datetime) -> list[Challenge]: ...
     async def next_deadline(self) -> datetime | None: ...
-    async def close_challenge(
-        self, challenge_id: int, now: datetime, reason: str, top: int
-    ) -> Challenge | None: ...
+    async def close_challenge(self, challenge_id: int, now: datetime, reason: str, top: int) -> Challenge | None: ...
     async def claim_announcements(
         self, platform: str, claimer: str, now: datetime, lease_s: float, limit: int
     ) -> list[Announcement]: ...

@@ -231,9 +231,7 @@ class CommunityService:
         folder.mkdir(parents=True, exist_ok=True)
         clip_path, card_path = folder / f"{job_id}-clip.mp4", folder / f"{job_id}-card.png"
         try:
-            result = await self.engine.score(
-                dance, video, clip_path=clip_path, card_path=card_path, progress=progress
-            )
+            result = await self.engine.score(dance, video, clip_path=clip_path, card_path=card_path, progress=progress)
             attempt, challenge, personal_best = await self.store.record_attempt(
                 AttemptRecord(
                     job_id=job_id,
@@ -260,9 +258,7 @@ class CommunityService:
             card_path.unlink(missing_ok=True)
             raise
         standing = await self._standing(dance, ALL_TIME, caller)
-        challenge_standing = (
-            await self._standing(dance, challenge_key(challenge.id), caller) if challenge else None
-        )
+        challenge_standing = await self._standing(dance, challenge_key(challenge.id), caller) if challenge else None
         log.info("attempt %d scored %.1f on %r in %s", attempt.id, attempt.score, dance.name, where)
         return ScoredAttempt(
             attempt=attempt,
@@ -363,9 +359,7 @@ class CommunityService:
         log.info("challenge %d on %r started in %s", challenge.id, dance.name, where)
         return challenge
 
-    async def challenge_status(
-        self, where: CommunityRef, dance_name: str | None = None
-    ) -> list[ChallengeStatus]:
+    async def challenge_status(self, where: CommunityRef, dance_name: str | None = None) -> list[ChallengeStatus]:
         """The running challenges (of one dance, if named) with their current standings."""
         community = await self.store.find_community(where)
         if community is None:
@@ -382,9 +376,7 @@ class CommunityService:
                 statuses.append(ChallengeStatus(challenge, standings, left))
         return statuses
 
-    async def end_challenge(
-        self, caller: Caller, where: CommunityRef, dance_name: str | None = None
-    ) -> Challenge:
+    async def end_challenge(self, caller: Caller, where: CommunityRef, dance_name: str | None = None) -> Challenge:
         """End a running challenge now (moderators only); its results are queued for announcement."""
         self._require_moderator(caller, "run challenges")
         community = await self._community(where)
@@ -399,9 +391,7 @@ class CommunityService:
         if len(running) > 1:
             names = ", ".join(f"“{c.dance_name}”" for c in running)
             raise ChallengeError(f"Several challenges are running ({names}); say which dance to end.")
-        closed = await self.store.close_challenge(
-            running[0].id, self.clock.now(), "ended early", self.board_size
-        )
+        closed = await self.store.close_challenge(running[0].id, self.clock.now(), "ended early", self.board_size)
         if closed is None:
             raise ChallengeError("That challenge has just closed.")
         return closed
@@ -443,17 +433,13 @@ class CommunityService:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=wait)
 
-    async def claim_announcements(
-        self, platform: str, claimer: str, *, limit: int = 10
-    ) -> list[Announcement]:
+    async def claim_announcements(self, platform: str, claimer: str, *, limit: int = 10) -> list[Announcement]:
         """Closed challenges' results for a bot of `platform` to post; confirm each once posted.
 
         A claim holds for `announce_lease_s`: if the claimer dies before confirming, another takes it
         over after that; one that confirms is never handed out again.
         """
-        return await self.store.claim_announcements(
-            platform, claimer, self.clock.now(), self.announce_lease_s, limit
-        )
+        return await self.store.claim_announcements(platform, claimer, self.clock.now(), self.announce_lease_s, limit)
 
     async def confirm_announcement(self, announcement: Announcement | int, claimer: str) -> bool:
         """Record that the results were posted; False when the claim had lapsed and passed to another."""

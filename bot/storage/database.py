@@ -55,14 +55,10 @@ class Database:
             args: dict[str, Any] = {}
             if schema:
                 args["server_settings"] = {"search_path": schema}
-            self._write = create_async_engine(
-                url, echo=echo, connect_args=args, pool_size=10, max_overflow=20
-            )
+            self._write = create_async_engine(url, echo=echo, connect_args=args, pool_size=10, max_overflow=20)
             self._read = self._write
         else:
-            raise StorageError(
-                f"Unsupported database “{self.dialect}”: use sqlite+aiosqlite or postgresql+asyncpg."
-            )
+            raise StorageError(f"Unsupported database “{self.dialect}”: use sqlite+aiosqlite or postgresql+asyncpg.")
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
 
     def __repr__(self) -> str:

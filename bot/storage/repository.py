@@ -78,9 +78,7 @@ class SqlCommunityStore:
         async with self.db.write() as conn:
             await conn.execute(
                 self.db.insert(communities)
-                .values(
-                    platform=ref.platform, external_id=ref.external_id, created_at=now, season=season.value
-                )
+                .values(platform=ref.platform, external_id=ref.external_id, created_at=now, season=season.value)
                 .on_conflict_do_nothing(index_elements=["platform", "external_id"])
             )
             row = (await conn.execute(_community_query(ref))).one()
@@ -98,9 +96,7 @@ class SqlCommunityStore:
 
     async def set_season(self, community_id: int, season: Season) -> None:
         async with self.db.write() as conn:
-            await conn.execute(
-                communities.update().where(communities.c.id == community_id).values(season=season.value)
-            )
+            await conn.execute(communities.update().where(communities.c.id == community_id).values(season=season.value))
 
     # ---- dances -----------------------------------------------------------------------------------------
 
@@ -116,9 +112,7 @@ class SqlCommunityStore:
 
     async def list_dances(self, community_id: int) -> list[Dance]:
         async with self.db.read() as conn:
-            return await _dances(
-                conn, (dances.c.community_id == community_id) & dances.c.removed_at.is_(None)
-            )
+            return await _dances(conn, (dances.c.community_id == community_id) & dances.c.removed_at.is_(None))
 
     async def get_dance(self, dance_id: int) -> Dance | None:
         async with self.db.read() as conn:
@@ -188,9 +182,7 @@ class SqlCommunityStore:
                 )
             ).first()
             if open_challenge is not None:
-                raise ChallengeError(
-                    "A challenge for this dance is running; end it before removing the dance."
-                )
+                raise ChallengeError("A challenge for this dance is running; end it before removing the dance.")
             await conn.execute(dances.update().where(dances.c.id == dance_id).values(removed_at=now))
             await conn.execute(dance_names.delete().where(dance_names.c.dance_id == dance_id))
             await conn.execute(bests.delete().where(bests.c.dance_id == dance_id))
@@ -214,16 +206,10 @@ class SqlCommunityStore:
             async with self.db.write() as conn:
                 await conn.execute(
                     jobs.update()
-                    .where(
-                        who
-                        & (jobs.c.status == "running")
-                        & (jobs.c.started_at < now - timedelta(seconds=lease_s))
-                    )
+                    .where(who & (jobs.c.status == "running") & (jobs.c.started_at < now - timedelta(seconds=lease_s)))
                     .values(status="expired", finished_at=now)
                 )
-                running = (
-                    await conn.execute(sa.select(jobs.c.id).where(who & (jobs.c.status == "running")))
-                ).first()
+                running = (await conn.execute(sa.select(jobs.c.id).where(who & (jobs.c.status == "running")))).first()
                 if running is not None:
                     raise JobRunningError()
                 window_start = now - timedelta(seconds=window_s)
@@ -311,9 +297,7 @@ class SqlCommunityStore:
         except IntegrityError as exc:
             raise DuplicateAttemptError(record.dance_name, record.score) from exc
 
-    async def _record(
-        self, conn: AsyncConnection, r: AttemptRecord
-    ) -> tuple[Attempt, Challenge | None, bool]:
+    async def _record(self, conn: AsyncConnection, r: AttemptRecord) -> tuple[Attempt, Challenge | None, bool]:
         live = (
             await conn.execute(
                 sa.select(dances.c.id).where((dances.c.id == r.dance_id) & dances.c.removed_at.is_(None))
@@ -430,16 +414,12 @@ class SqlCommunityStore:
         async with self.db.read() as conn:
             return await _dance_board(conn, dance_id, period_key, limit)
 
-    async def overall_board(
-        self, community_id: int, period_key: str, limit: int | None
-    ) -> list[LeaderboardEntry]:
+    async def overall_board(self, community_id: int, period_key: str, limit: int | None) -> list[LeaderboardEntry]:
         """Sum of each user's best per dance, highest first; ties go to whoever reached it first."""
         async with self.db.read() as conn:
             return await _overall_board(conn, community_id, period_key, limit)
 
-    async def dance_standing(
-        self, dance_id: int, period_key: str, caller: Caller
-    ) -> tuple[int, int, float] | None:
+    async def dance_standing(self, dance_id: int, period_key: str, caller: Caller) -> tuple[int, int, float] | None:
         """(rank, board size, best score) of the caller on a dance board, or None if not on it."""
         async with self.db.read() as conn:
             mine = (
@@ -460,11 +440,7 @@ class SqlCommunityStore:
             ahead = (
                 (bests.c.score > mine.score)
                 | ((bests.c.score == mine.score) & (bests.c.achieved_at < mine.achieved_at))
-                | (
-                    (bests.c.score == mine.score)
-                    & (bests.c.achieved_at == mine.achieved_at)
-                    & (bests.c.id < mine.id)
-                )
+                | ((bests.c.score == mine.score) & (bests.c.achieved_at == mine.achieved_at) & (bests.c.id < mine.id))
             )
             counts = (
                 await conn.execute(
@@ -548,14 +524,10 @@ class SqlCommunityStore:
     async def next_deadline(self) -> datetime | None:
         async with self.db.read() as conn:
             return (
-                await conn.execute(
-                    sa.select(sa.func.min(challenges.c.ends_at)).where(challenges.c.closed_at.is_(None))
-                )
+                await conn.execute(sa.select(sa.func.min(challenges.c.ends_at)).where(challenges.c.closed_at.is_(None)))
             ).scalar_one()
 
-    async def close_challenge(
-        self, challenge_id: int, now: datetime, reason: str, top: int
-    ) -> Challenge | None:
+    async def close_challenge(self, challenge_id: int, now: datetime, reason: str, top: int) -> Challenge | None:
         """Close an open challenge and queue its results for announcement, in one transaction.
 
         Returns None when it was already closed (by another process, or an earlier call): the results
@@ -619,9 +591,7 @@ class SqlCommunityStore:
                     .order_by(announcements.c.id)
                 )
             ).all()
-            found = {
-                c.id: c for c in await _challenges(conn, challenges.c.id.in_([r.challenge_id for r in rows]))
-            }
+            found = {c.id: c for c in await _challenges(conn, challenges.c.id.in_([r.challenge_id for r in rows]))}
         return [
             Announcement(
                 id=r.id,
@@ -764,13 +734,9 @@ async def _open_challenge_at(conn: AsyncConnection, dance_id: int, at: datetime)
     return (await _challenges(conn, challenges.c.id == row.id))[0]
 
 
-async def _dance_board(
-    conn: AsyncConnection, dance_id: int, period_key: str, limit: int
-) -> list[LeaderboardEntry]:
+async def _dance_board(conn: AsyncConnection, dance_id: int, period_key: str, limit: int) -> list[LeaderboardEntry]:
     rows = await conn.execute(
-        sa.select(
-            bests.c.score, bests.c.achieved_at, members.c.platform, members.c.user_id, members.c.display_name
-        )
+        sa.select(bests.c.score, bests.c.achieved_at, members.c.platform, members.c.user_id, members.c.display_name)
         .join(members, members.c.id == bests.c.member_id)
         .where((bests.c.dance_id == dance_id) & (bests.c.period_key == period_key))
         .order_by(bests.c.score.desc(), bests.c.achieved_at, bests.c.id)

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.storage.database import Database
-from tests.core.world import World
+
+from .world import World
 
 POSTGRES_ENV = "DANCESCORE_TEST_POSTGRES_URL"
 
@@ -62,11 +63,7 @@ async def database_factory(request: pytest.FixtureRequest, tmp_path: Path) -> As
     pg = await _postgres_schema() if kind == "postgres" else None
 
     def make() -> Database:
-        db = (
-            Database(pg.url, schema=pg.schema)
-            if pg
-            else Database(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
-        )
+        db = Database(pg.url, schema=pg.schema) if pg else Database(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
         made.append(db)
         return db
 

@@ -13,7 +13,8 @@ from bot.config import Settings
 from bot.core.durations import parse_duration
 from bot.core.errors import ChallengeError, InvalidInputError, NotModeratorError
 from bot.core.models import Period
-from tests.core.world import ELSEWHERE, HERE, MOD, World, user
+
+from .world import ELSEWHERE, HERE, MOD, World, user
 
 pytestmark = pytest.mark.asyncio
 
@@ -101,9 +102,7 @@ async def test_challenge_that_ends_while_the_process_is_down(database_factory, t
     first.clock.advance(hours=5)
 
     restarted_db = database_factory()
-    async with community_service(
-        settings, engine=first.engine, clock=first.clock, database=restarted_db
-    ) as s:
+    async with community_service(settings, engine=first.engine, clock=first.clock, database=restarted_db) as s:
         assert await s.challenge_status(HERE) == []  # closed on start
         board = await s.leaderboard(HERE, period="challenge")
         assert board.challenge is not None and board.challenge.close_reason == "deadline"
@@ -113,9 +112,7 @@ async def test_challenge_that_ends_while_the_process_is_down(database_factory, t
         assert [e.user_id for e in announcement.standings] == ["u2", "u1"]
         assert await s.confirm_announcement(announcement, "bot-1")
     # another restart finds nothing more to close or to announce
-    async with community_service(
-        settings, engine=first.engine, clock=first.clock, database=database_factory()
-    ) as s:
+    async with community_service(settings, engine=first.engine, clock=first.clock, database=database_factory()) as s:
         assert await s.close_due_challenges() == []
         first.clock.advance(hours=1)
         assert await s.claim_announcements("discord", "bot-2") == []
@@ -130,9 +127,7 @@ async def test_results_are_announced_exactly_once_across_processes(world: World)
     services = [world.make_service() for _ in range(4)]
     closed = await asyncio.gather(*(s.close_due_challenges() for s in services))
     assert sorted(len(c) for c in closed) == [0, 0, 0, 1]
-    claims = await asyncio.gather(
-        *(s.claim_announcements("discord", f"bot-{i}") for i, s in enumerate(services))
-    )
+    claims = await asyncio.gather(*(s.claim_announcements("discord", f"bot-{i}") for i, s in enumerate(services)))
     winners = [i for i, got in enumerate(claims) if got]
     assert len(winners) == 1 and len(claims[winners[0]]) == 1
     winner, announcement = f"bot-{winners[0]}", claims[winners[0]][0]

@@ -21,9 +21,7 @@ def parse(*argv: str) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def test_moderator_cli_adds_lists_and_shows_boards(
-    tmp_path: Path, capsys: pytest.CaptureFixture
-) -> None:
+async def test_moderator_cli_adds_lists_and_shows_boards(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     settings = Settings(data_dir=tmp_path, db_url=f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
     engine = ScriptedEngine()
     video = tmp_path / "ref.mp4"
@@ -34,9 +32,7 @@ async def test_moderator_cli_adds_lists_and_shows_boards(
         status = await run(parse(*argv), settings, engine=engine, out=out)
         return status, out.getvalue()
 
-    status, text = await cli(
-        "dance", "add", "Renegade", str(video), "--community", "discord:42", "--alias", "rngd"
-    )
+    status, text = await cli("dance", "add", "Renegade", str(video), "--community", "discord:42", "--alias", "rngd")
     assert status == 0 and "added “Renegade” (also: rngd): 12.0 s reference" in text
     assert Path(text.split("poses in ")[1].strip()).is_file()
 

@@ -21,7 +21,8 @@ from bot.core.errors import (
     UnreadableVideoError,
 )
 from bot.core.models import Caller, Limits, Period, Season
-from tests.core.world import ELSEWHERE, HERE, MOD, World, user
+
+from .world import ELSEWHERE, HERE, MOD, World, user
 
 pytestmark = pytest.mark.asyncio
 

@@ -15,7 +15,8 @@ from bot.core.errors import JobRunningError
 from bot.core.models import Caller
 from bot.storage.database import Database
 from bot.storage.tables import metadata
-from tests.core.world import HERE, MOD, World, user
+
+from .world import HERE, MOD, World, user
 
 pytestmark = pytest.mark.asyncio
 
@@ -69,9 +70,7 @@ async def test_one_user_sending_many_videos_at_once_gets_exactly_one_scored(worl
     world.engine.gate = asyncio.Event()
     services = [world.make_service() for _ in range(3)]
     tasks = [
-        asyncio.create_task(
-            services[i % 3].submit_attempt(user(1), HERE, "renegade", world.video(score=5 + i / 10))
-        )
+        asyncio.create_task(services[i % 3].submit_attempt(user(1), HERE, "renegade", world.video(score=5 + i / 10)))
         for i in range(12)
     ]
     await asyncio.sleep(0.5)

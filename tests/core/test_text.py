@@ -60,9 +60,7 @@ def test_settings_from_environment_and_env_file(tmp_path: Path) -> None:
         "# local settings\nexport DANCESCORE_RATE_LIMIT=3\nDANCESCORE_SEASON='weekly'\n"
         'TELEGRAM_TOKEN="123:secret-token"\nDANCESCORE_MAX_MB=50\n'
     )
-    settings = Settings.from_env(
-        {"DANCESCORE_RATE_LIMIT": "7", "DANCESCORE_DATA_DIR": str(tmp_path)}, env_file
-    )
+    settings = Settings.from_env({"DANCESCORE_RATE_LIMIT": "7", "DANCESCORE_DATA_DIR": str(tmp_path)}, env_file)
     assert settings.limits.rate_limit == 7  # the environment wins over the file
     assert settings.season is Season.WEEKLY and settings.limits.max_bytes == 50 * 2**20
     assert settings.db_url == f"sqlite+aiosqlite:///{tmp_path / 'dancescore.db'}"

@@ -140,9 +140,7 @@ def upgrade() -> None:
             name=op.f("fk_jobs_community_id_communities"),
             ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(
-            ["dance_id"], ["dances.id"], name=op.f("fk_jobs_dance_id_dances"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["dance_id"], ["dances.id"], name=op.f("fk_jobs_dance_id_dances"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_jobs")),
     )
     with op.batch_alter_table("jobs", schema=None) as batch_op:
@@ -244,9 +242,7 @@ def upgrade() -> None:
             name=op.f("fk_bests_community_id_communities"),
             ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(
-            ["dance_id"], ["dances.id"], name=op.f("fk_bests_dance_id_dances"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["dance_id"], ["dances.id"], name=op.f("fk_bests_dance_id_dances"), ondelete="CASCADE"),
         sa.ForeignKeyConstraint(
             ["member_id"], ["members.id"], name=op.f("fk_bests_member_id_members"), ondelete="CASCADE"
         ),
