@@ -20,6 +20,8 @@ from .world import HERE, MOD, World, user
 
 pytestmark = pytest.mark.asyncio
 
+EXPRESSION_INDEXES = {"ix_bests_board", "ix_totals_board"}
+
 
 async def test_migrations_build_the_schema_from_empty_and_rerun_safely(database_factory) -> None:
     db: Database = database_factory()
@@ -34,13 +36,15 @@ async def test_migrations_build_the_schema_from_empty_and_rerun_safely(database_
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             found = compare_metadata(MigrationContext.configure(conn), metadata)
-        # Alembic cannot compare an index on an expression (score DESC); it is checked by name below.
-        return [d for d in found if not (d[0].endswith("_index") and d[1].name == "ix_bests_board")]
+        # Alembic cannot compare indexes on an expression (score DESC); they are checked by name below.
+        return [d for d in found if not (d[0].endswith("_index") and d[1].name in EXPRESSION_INDEXES)]
 
     async with db.read() as conn:
         assert await conn.run_sync(differences) == []
-        indexes = await conn.run_sync(lambda c: {i["name"] for i in sa.inspect(c).get_indexes("bests")})
-    assert {"ix_bests_board", "ix_bests_overall"} <= indexes
+        indexes = await conn.run_sync(
+            lambda c: {i["name"] for t in ("bests", "totals") for i in sa.inspect(c).get_indexes(t)}
+        )
+    assert indexes >= EXPRESSION_INDEXES
 
 
 async def test_tens_of_concurrent_submissions_lose_nothing_and_rank_correctly(world: World) -> None:
@@ -112,3 +116,34 @@ async def test_a_crashed_job_is_released_after_its_lease(world: World) -> None:
         await world.service.submit_attempt(who, HERE, "renegade", world.video(score=5.0))
     world.clock.advance(seconds=limits.job_lease_s + 1)
     await world.service.submit_attempt(who, HERE, "renegade", world.video(score=5.0))
+
+
+async def test_overall_totals_stay_equal_to_the_sum_of_bests(world: World) -> None:
+    rng = random.Random(11)
+    for name in ("a", "b", "c"):
+        await world.service.add_dance(MOD, HERE, f"dance {name}", world.video())
+    for _ in range(60):
+        world.clock.advance(hours=rng.randrange(1, 200))  # across weeks and months
+        dance = f"dance {rng.choice('abc')}"
+        await world.service.submit_attempt(
+            user(rng.randrange(6)), HERE, dance, world.video(score=rng.randrange(10, 100) / 10)
+        )
+    await world.service.remove_dance(MOD, HERE, "dance b")
+    await world.service.submit_attempt(user(1), HERE, "dance a", world.video(score=9.9))
+
+    async with world.db.read() as conn:
+        expected = {
+            (r.period_key, r.user_id): (round(r.total, 3), r.n)
+            for r in await conn.execute(
+                sa.text(
+                    "SELECT b.period_key, m.user_id, SUM(b.score) AS total, COUNT(*) AS n FROM bests b "
+                    "JOIN members m ON m.id = b.member_id GROUP BY b.period_key, m.user_id"
+                )
+            )
+        }
+    seen = {}
+    community = await world.store.find_community(HERE)
+    for key in {k for k, _ in expected}:
+        for e in await world.store.overall_board(community.id, key, None):
+            seen[(key, e.user_id)] = (round(e.score, 3), e.dances)
+    assert seen == expected and len({k for k, _ in expected}) > 3
