@@ -79,3 +79,11 @@ def test_settings_from_environment_and_env_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="line 1"):
         Settings.from_env({}, bad_file)
     assert repr(SecretStr("x")) == "SecretStr('**********')"
+
+
+def test_score_breakdown_is_stored_as_plain_json() -> None:
+    import numpy as np
+
+    from bot.core.service import plain_json
+
+    assert plain_json({"score": np.float32(7.5), "frames": {"n": np.int64(3)}}) == {"score": 7.5, "frames": {"n": 3}}
