@@ -80,14 +80,14 @@ def match_name(query: str, names: Iterable[tuple[str, int, str]], *, max_suggest
     best: dict[int, tuple[int, str]] = {}  # target -> (distance, display name)
     for row_key, target, shown in rows:
         distance = edit_distance(key, row_key)
-        if row_key.startswith(key) or key.startswith(row_key):
-            distance = min(distance, 1 if len(key) >= 3 else distance)
+        if len(key) >= 3 and row_key.startswith(key):  # typed the start of the name
+            distance = min(distance, 1)
         if target not in best or distance < best[target][0]:
             best[target] = (distance, shown)
     ranked = sorted(best.items(), key=lambda item: (item[1][0], item[1][1]))
     budget = typo_budget(key)
     if ranked and ranked[0][1][0] <= budget and (len(ranked) == 1 or ranked[1][1][0] > ranked[0][1][0]):
         return NameMatch(ranked[0][0], ())
-    limit = max(2, len(key) // 3)
+    limit = max(3, len(key) // 2)
     suggestions = tuple(shown for _, (distance, shown) in ranked if distance <= limit)[:max_suggestions]
     return NameMatch(None, suggestions)

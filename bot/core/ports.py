@@ -57,11 +57,17 @@ class SystemClock:
 class ManualClock:
     """A clock that only moves when told to."""
 
-    def __init__(self, start: datetime | None = None) -> None:
+    def __init__(self, start: datetime | None = None, step_s: float = 0.0) -> None:
         self._now = start or datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+        self.step_s = step_s  # moved forward after every reading (distinct timestamps)
 
     def now(self) -> datetime:
-        return self._now
+        now = self._now
+        self._now += timedelta(seconds=self.step_s)
+        return now
+
+    def set(self, moment: datetime) -> None:
+        self._now = moment
 
     def advance(self, **delta: float) -> datetime:
         """Move forward, e.g. `advance(hours=2)`; returns the new time."""
@@ -117,13 +123,20 @@ class LocalEngine:
         return f"LocalEngine({self.settings!r})"
 
     async def measure(self, video: Path) -> float:
-        return await asyncio.to_thread(probe_duration, video)
+        from engine.decode import VideoLimits, probe
+
+        # The engine's own checks (magic bytes, format whitelist, pixels) apply; the size and duration
+        # caps are the core's, so they are lifted here and the core words them itself.
+        limits = VideoLimits(2**62, float("inf"), self.settings.max_pixels)
+        with _engine_errors():
+            info = await asyncio.to_thread(probe, Path(video), limits)
+        return float(info.duration)
 
     async def analyse_reference(self, video: Path, pose_path: Path, progress: Progress | None) -> ReferencePose:
+        """Analyse once with `engine.api.save_reference` (poses and music envelope beside `pose_path`)."""
         report = _threadsafe(progress)
         with _engine_errors():
-            poses = await asyncio.to_thread(self._api.analyse, Path(video), self.settings, progress=report)
-            await asyncio.to_thread(poses.save, pose_path)
+            poses = await asyncio.to_thread(self._api.save_reference, Path(video), self.settings, pose_path, report)
         return ReferencePose(Path(pose_path), float(poses.duration))
 
     async def score(
@@ -148,27 +161,6 @@ class LocalEngine:
             if self._runner is not None:
                 return await self._runner(job, progress)
             return await asyncio.to_thread(self._api.run_job, job, self.settings, _threadsafe(progress))
-
-
-def probe_duration(video: Path) -> float:
-    """Duration in seconds of an MP4/MOV/Matroska/WebM file from its header (no frame is decoded)."""
-    import av
-
-    try:
-        with av.open(str(video), options={"format_whitelist": "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm"}) as box:
-            if box.duration is not None:
-                return box.duration / 1_000_000
-            stream = box.streams.video[0] if box.streams.video else None
-            if stream is not None and stream.duration is not None and stream.time_base is not None:
-                return float(stream.duration * stream.time_base)
-            # Browser WebM may declare no duration: one demux-only pass (no decoding) finds it.
-            last = 0.0
-            for packet in box.demux(video=0):
-                if packet.pts is not None and packet.time_base is not None:
-                    last = max(last, float((packet.pts + (packet.duration or 0)) * packet.time_base))
-            return last
-    except (av.FFmpegError, IndexError, OSError) as exc:
-        raise UnreadableVideoError("This file is not a video I can read; send an MP4, MOV or WebM video.") from exc
 
 
 @contextmanager

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from bot.core.models import Season
 
@@ -39,15 +39,3 @@ def current_season(season: Season, now: datetime) -> tuple[str, str]:
         key = week_key(now)
         return key, f"week {key.split(':')[1]}"
     return ALL_TIME, "all time (this community has no seasons)"
-
-
-def season_end(season: Season, now: datetime) -> datetime | None:
-    """When the season running at `now` ends (UTC), or None without seasons."""
-    now = now.astimezone(UTC)
-    if season is Season.MONTHLY:
-        year, month = (now.year + 1, 1) if now.month == 12 else (now.year, now.month + 1)
-        return datetime(year, month, 1, tzinfo=UTC)
-    if season is Season.WEEKLY:
-        monday = datetime(now.year, now.month, now.day, tzinfo=UTC) - timedelta(days=now.weekday())
-        return monday + timedelta(days=7)
-    return None

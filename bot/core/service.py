@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import logging
 import shutil
 import uuid
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from bot.core.errors import (
     ChallengeError,
@@ -175,6 +177,10 @@ class CommunityService:
         hits += list(match_name(typed, names, max_suggestions=limit).suggestions)
         return list(dict.fromkeys(hits))[:limit]
 
+    async def communities(self) -> list[Community]:
+        """Every community that has used the bot (for the moderator CLI)."""
+        return await self.store.list_communities()
+
     async def set_season(self, caller: Caller, where: CommunityRef, season: Season | str) -> Community:
         """Choose how this community's seasonal board is cut: monthly, weekly or none (moderators only)."""
         self._require_moderator(caller, "change the season length")
@@ -239,7 +245,7 @@ class CommunityService:
                     form=float(result.form),
                     timing=float(result.timing),
                     parts={k: float(v) for k, v in result.parts.items()},
-                    result=result.to_dict(),
+                    result=plain_json(result.to_dict()),
                     content_hash=content_hash,
                     clip_path=result.clip_path,
                     card_path=result.card_path,
@@ -478,6 +484,11 @@ class CommunityService:
 
     def _left(self, challenge: Challenge) -> str:
         return describe_seconds(max(0.0, (challenge.ends_at - self.clock.now()).total_seconds()))
+
+
+def plain_json(data: dict[str, Any]) -> dict[str, Any]:
+    """The same data with numpy scalars turned into Python numbers, so any JSON column accepts it."""
+    return json.loads(json.dumps(data, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
 
 
 def file_hash(path: Path) -> str:

@@ -48,6 +48,7 @@ from bot.storage.tables import (
     dances,
     jobs,
     members,
+    totals,
 )
 
 log = logging.getLogger(__name__)
@@ -183,9 +184,19 @@ class SqlCommunityStore:
             ).first()
             if open_challenge is not None:
                 raise ChallengeError("A challenge for this dance is running; end it before removing the dance.")
-            await conn.execute(dances.update().where(dances.c.id == dance_id).values(removed_at=now))
+            community_id = (
+                await conn.execute(
+                    dances.update()
+                    .where(dances.c.id == dance_id)
+                    .values(removed_at=now)
+                    .returning(dances.c.community_id)
+                )
+            ).scalar_one()
+            # Hold every member of the community (PostgreSQL) so no attempt is recorded mid-rebuild.
+            await conn.execute(sa.select(members.c.id).where(members.c.community_id == community_id).with_for_update())
             await conn.execute(dance_names.delete().where(dance_names.c.dance_id == dance_id))
             await conn.execute(bests.delete().where(bests.c.dance_id == dance_id))
+            await _rebuild_totals(conn, community_id)
 
     # ---- jobs (one running per user, rate limit) ---------------------------------------------------------
 
@@ -329,24 +340,14 @@ class SqlCommunityStore:
                 .returning(attempts.c.id)
             )
         ).scalar_one()
-        previous = (
-            await conn.execute(
-                sa.select(bests.c.score).where(
-                    (bests.c.dance_id == r.dance_id)
-                    & (bests.c.member_id == member_id)
-                    & (bests.c.period_key == ALL_TIME)
-                )
-            )
-        ).scalar_one_or_none()
         keys = [ALL_TIME, *r.season_keys] + ([challenge_key(challenge.id)] if challenge else [])
-        for key in keys:
-            await self._improve_best(conn, r, member_id, attempt_id, key)
+        improved = {key: await self._improve(conn, r, member_id, attempt_id, key) for key in keys}
         if r.job_id is not None:
             await conn.execute(
                 jobs.update().where(jobs.c.id == r.job_id).values(status="done", finished_at=r.recorded_at)
             )
         attempt = (await _attempts(conn, attempts.c.id == attempt_id, limit=1))[0]
-        return attempt, challenge, previous is None or r.score > previous
+        return attempt, challenge, improved[ALL_TIME]
 
     async def _member(self, conn: AsyncConnection, community_id: int, caller: Caller) -> int:
         """Upsert the member (latest display name) and lock its row: one member's writes go one at a time."""
@@ -375,27 +376,53 @@ class SqlCommunityStore:
             )
         ).scalar_one()
 
-    async def _improve_best(
+    async def _improve(
         self, conn: AsyncConnection, r: AttemptRecord, member_id: int, attempt_id: int, key: str
-    ) -> None:
-        stmt = self.db.insert(bests).values(
+    ) -> bool:
+        """Make this attempt the member's best on one board if it beats the held one; keep the total in step.
+
+        Safe without further locks: only this member's transactions touch these rows, and `_member` has
+        locked the member row.
+        """
+        held = (
+            await conn.execute(
+                sa.select(bests.c.id, bests.c.score, bests.c.points, bests.c.achieved_at).where(
+                    (bests.c.dance_id == r.dance_id) & (bests.c.member_id == member_id) & (bests.c.period_key == key)
+                )
+            )
+        ).one_or_none()
+        if held is not None and (r.score, held.achieved_at) <= (held.score, r.submitted_at):
+            return False  # not higher, nor the same score reached earlier
+        points = round(r.score * 1000)
+        values = {"score": r.score, "points": points, "achieved_at": r.submitted_at, "attempt_id": attempt_id}
+        if held is None:
+            await conn.execute(
+                bests.insert().values(
+                    community_id=r.community_id, dance_id=r.dance_id, member_id=member_id, period_key=key, **values
+                )
+            )
+        else:
+            await conn.execute(bests.update().where(bests.c.id == held.id).values(**values))
+        stmt = self.db.insert(totals).values(
             community_id=r.community_id,
-            dance_id=r.dance_id,
             member_id=member_id,
             period_key=key,
-            score=r.score,
-            achieved_at=r.submitted_at,
-            attempt_id=attempt_id,
+            points=points - (held.points if held else 0),
+            dances=1 if held is None else 0,
+            reached=r.submitted_at,
         )
         new = stmt.excluded
         await conn.execute(
             stmt.on_conflict_do_update(
-                index_elements=["dance_id", "member_id", "period_key"],
-                set_={"score": new.score, "achieved_at": new.achieved_at, "attempt_id": new.attempt_id},
-                where=(new.score > bests.c.score)
-                | ((new.score == bests.c.score) & (new.achieved_at < bests.c.achieved_at)),
+                index_elements=["member_id", "period_key"],
+                set_={
+                    "points": totals.c.points + new.points,
+                    "dances": totals.c.dances + new.dances,
+                    "reached": sa.case((new.reached > totals.c.reached, new.reached), else_=totals.c.reached),
+                },
             )
         )
+        return True
 
     async def history(self, community_id: int, caller: Caller, limit: int) -> list[Attempt]:
         async with self.db.read() as conn:
@@ -453,16 +480,59 @@ class SqlCommunityStore:
         return int(counts[0]) + 1, int(counts[1]), float(mine.score)
 
     async def standings(self, community_id: int, caller: Caller, period_key: str) -> list[Standing]:
-        """The caller's rank on every dance board they are on, then overall."""
-        result: list[Standing] = []
-        for dance in await self.list_dances(community_id):
-            found = await self.dance_standing(dance.id, period_key, caller)
-            if found is not None:
-                result.append(Standing(dance.name, found[0], found[2], found[1]))
-        overall = await self.overall_board(community_id, period_key, None)
-        for entry in overall:
-            if (entry.platform, entry.user_id) == (caller.platform, caller.user_id):
-                result.append(Standing("overall", entry.rank, entry.score, len(overall)))
+        """The caller's rank on every dance board they are on (by dance name), then overall."""
+        other = bests.alias("other")
+        same_board = (other.c.dance_id == bests.c.dance_id) & (other.c.period_key == bests.c.period_key)
+        ahead = (other.c.score > bests.c.score) | (
+            (other.c.score == bests.c.score)
+            & (
+                (other.c.achieved_at < bests.c.achieved_at)
+                | ((other.c.achieved_at == bests.c.achieved_at) & (other.c.id < bests.c.id))
+            )
+        )
+        me = (
+            (members.c.community_id == community_id)
+            & (members.c.platform == caller.platform)
+            & (members.c.user_id == caller.user_id)
+        )
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                sa.select(
+                    dances.c.name,
+                    bests.c.score,
+                    sa.select(sa.func.count())
+                    .select_from(other)
+                    .where(same_board & ahead)
+                    .scalar_subquery()
+                    .label("ahead"),
+                    sa.select(sa.func.count()).select_from(other).where(same_board).scalar_subquery().label("size"),
+                )
+                .join(members, members.c.id == bests.c.member_id)
+                .join(dances, dances.c.id == bests.c.dance_id)
+                .where(me & (bests.c.period_key == period_key))
+                .order_by(dances.c.name)
+            )
+            result = [Standing(r.name, r.ahead + 1, r.score, r.size) for r in rows]
+            mine = (
+                await conn.execute(
+                    sa.select(totals.c.points, totals.c.reached, totals.c.member_id)
+                    .join(members, members.c.id == totals.c.member_id)
+                    .where(me & (totals.c.period_key == period_key))
+                )
+            ).one_or_none()
+            if mine is not None:
+                board = (totals.c.community_id == community_id) & (totals.c.period_key == period_key)
+                ahead_total = (totals.c.points > mine.points) | (
+                    (totals.c.points == mine.points)
+                    & (
+                        (totals.c.reached < mine.reached)
+                        | ((totals.c.reached == mine.reached) & (totals.c.member_id < mine.member_id))
+                    )
+                )
+                counts = (
+                    await conn.execute(sa.select(sa.func.count().filter(ahead_total), sa.func.count()).where(board))
+                ).one()
+                result.append(Standing("overall", int(counts[0]) + 1, mine.points / 1000, int(counts[1])))
         return result
 
     # ---- challenges -------------------------------------------------------------------------------------
@@ -751,27 +821,37 @@ async def _dance_board(conn: AsyncConnection, dance_id: int, period_key: str, li
 async def _overall_board(
     conn: AsyncConnection, community_id: int, period_key: str, limit: int | None
 ) -> list[LeaderboardEntry]:
-    totals = (
-        sa.select(
-            bests.c.member_id,
-            sa.func.sum(bests.c.score).label("total"),
-            sa.func.max(bests.c.achieved_at).label("reached"),
-            sa.func.count().label("dances"),
-        )
-        .where((bests.c.community_id == community_id) & (bests.c.period_key == period_key))
-        .group_by(bests.c.member_id)
-        .subquery()
-    )
     rows = await conn.execute(
         sa.select(totals, members.c.platform, members.c.user_id, members.c.display_name)
         .join(members, members.c.id == totals.c.member_id)
-        .order_by(totals.c.total.desc(), totals.c.reached, totals.c.member_id)
+        .where((totals.c.community_id == community_id) & (totals.c.period_key == period_key))
+        .order_by(totals.c.points.desc(), totals.c.reached, totals.c.member_id)
         .limit(limit)
     )
     return [
-        LeaderboardEntry(i, r.platform, r.user_id, r.display_name, r.total, r.reached, r.dances)
+        LeaderboardEntry(i, r.platform, r.user_id, r.display_name, r.points / 1000, r.reached, r.dances)
         for i, r in enumerate(rows, start=1)
     ]
+
+
+async def _rebuild_totals(conn: AsyncConnection, community_id: int) -> None:
+    """Recompute a community's totals from its bests (after a dance leaves the boards)."""
+    await conn.execute(totals.delete().where(totals.c.community_id == community_id))
+    summed = (
+        sa.select(
+            bests.c.community_id,
+            bests.c.member_id,
+            bests.c.period_key,
+            sa.func.sum(bests.c.points),
+            sa.func.count(),
+            sa.func.max(bests.c.achieved_at),
+        )
+        .where(bests.c.community_id == community_id)
+        .group_by(bests.c.community_id, bests.c.member_id, bests.c.period_key)
+    )
+    await conn.execute(
+        totals.insert().from_select(["community_id", "member_id", "period_key", "points", "dances", "reached"], summed)
+    )
 
 
 def _entry_json(entry: LeaderboardEntry) -> dict[str, Any]:

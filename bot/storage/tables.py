@@ -3,7 +3,8 @@
 Boards are read from `bests`: one row per (dance, member, period key) holding that member's best attempt
 in the period, kept up to date in the same transaction that records an attempt. Period keys are `all`,
 `month:2026-11`, `week:2026-W48` and `challenge:<id>`, so a leaderboard is an index range scan whatever
-the number of attempts.
+the number of attempts. `totals` holds each member's overall figure per period (sum of their bests, in
+integer thousandths of a point so sums are exact), kept in the same transaction.
 """
 
 from __future__ import annotations
@@ -147,13 +148,28 @@ bests = sa.Table(
     sa.Column("member_id", sa.ForeignKey("members.id", ondelete="CASCADE"), nullable=False),
     sa.Column("period_key", sa.String(32), nullable=False),
     sa.Column("score", sa.Float, nullable=False),
+    sa.Column("points", sa.Integer, nullable=False),  # round(score * 1000): what totals add up
     sa.Column("achieved_at", UTCDateTime, nullable=False),
     sa.Column("attempt_id", sa.ForeignKey("attempts.id", ondelete="CASCADE"), nullable=False),
     sa.UniqueConstraint("dance_id", "member_id", "period_key", name="uq_bests_board_member"),
     # Per-dance board: equality on (dance, period), then already in rank order.
     sa.Index("ix_bests_board", "dance_id", "period_key", sa.desc("score"), "achieved_at", "id"),
-    # Overall board: all of a community's bests in one period, grouped by member.
-    sa.Index("ix_bests_overall", "community_id", "period_key", "member_id"),
+    sa.Index("ix_bests_member", "member_id", "period_key"),
+)
+
+# Overall board: per member and period, the sum of their bests, how many dances, and when it was reached.
+totals = sa.Table(
+    "totals",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("community_id", sa.ForeignKey("communities.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("member_id", sa.ForeignKey("members.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("period_key", sa.String(32), nullable=False),
+    sa.Column("points", sa.BigInteger, nullable=False),
+    sa.Column("dances", sa.Integer, nullable=False),
+    sa.Column("reached", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("member_id", "period_key", name="uq_totals_member_period"),
+    sa.Index("ix_totals_board", "community_id", "period_key", sa.desc("points"), "reached", "member_id"),
 )
 
 # Scoring jobs: one running per user (partial unique index) and the history the rate limit counts.

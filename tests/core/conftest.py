@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.storage.database import Database
-from tests.core.world import World
+
+from .world import World
 
 POSTGRES_ENV = "DANCESCORE_TEST_POSTGRES_URL"
 

@@ -21,7 +21,8 @@ from bot.core.errors import (
     UnreadableVideoError,
 )
 from bot.core.models import Caller, Limits, Period, Season
-from tests.core.world import ELSEWHERE, HERE, MOD, World, user
+
+from .world import ELSEWHERE, HERE, MOD, World, user
 
 pytestmark = pytest.mark.asyncio
 
@@ -127,11 +128,11 @@ async def test_board_keeps_best_per_user_and_breaks_ties_by_earlier_time(world: 
 async def test_season_board_counts_only_this_season(world: World) -> None:
     await add(world, "renegade")
     s = world.service
-    world.clock._now = datetime(2026, 10, 20, 12, tzinfo=UTC)
+    world.clock.set(datetime(2026, 10, 20, 12, tzinfo=UTC))
     await s.submit_attempt(user(1), HERE, "renegade", world.video(score=9.0))
-    world.clock._now = datetime(2026, 11, 4, 12, tzinfo=UTC)  # a Wednesday
+    world.clock.set(datetime(2026, 11, 4, 12, tzinfo=UTC))  # a Wednesday
     await s.submit_attempt(user(2), HERE, "renegade", world.video(score=6.0))
-    world.clock._now = datetime(2026, 11, 10, 12, tzinfo=UTC)  # the next week
+    world.clock.set(datetime(2026, 11, 10, 12, tzinfo=UTC))  # the next week
     await s.submit_attempt(user(3), HERE, "renegade", world.video(score=5.0))
 
     monthly = await s.leaderboard(HERE, "renegade", Period.SEASON)

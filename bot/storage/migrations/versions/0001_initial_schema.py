@@ -2,8 +2,8 @@
 
 Revision ID: 0001
 Revises: (none)
-Written by `alembic revision --autogenerate`, then the expression index ix_bests_board added by hand
-(autogenerate cannot reflect index expressions on SQLite).
+Written by `alembic revision --autogenerate`; the two expression indexes (ix_bests_board, ix_totals_board)
+were added by hand: autogenerate cannot reflect index expressions on SQLite.
 """
 
 from __future__ import annotations
@@ -43,10 +43,7 @@ def upgrade() -> None:
         sa.Column("added_at", bot.storage.tables.UTCDateTime(), nullable=False),
         sa.Column("removed_at", bot.storage.tables.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["community_id"],
-            ["communities.id"],
-            name=op.f("fk_dances_community_id_communities"),
-            ondelete="CASCADE",
+            ["community_id"], ["communities.id"], name=op.f("fk_dances_community_id_communities"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_dances")),
     )
@@ -61,10 +58,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.String(length=64), nullable=False),
         sa.Column("display_name", sa.String(length=128), nullable=False),
         sa.ForeignKeyConstraint(
-            ["community_id"],
-            ["communities.id"],
-            name=op.f("fk_members_community_id_communities"),
-            ondelete="CASCADE",
+            ["community_id"], ["communities.id"], name=op.f("fk_members_community_id_communities"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_members")),
         sa.UniqueConstraint("community_id", "platform", "user_id", name="uq_members_community_user"),
@@ -135,10 +129,7 @@ def upgrade() -> None:
         sa.Column("started_at", bot.storage.tables.UTCDateTime(), nullable=False),
         sa.Column("finished_at", bot.storage.tables.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["community_id"],
-            ["communities.id"],
-            name=op.f("fk_jobs_community_id_communities"),
-            ondelete="CASCADE",
+            ["community_id"], ["communities.id"], name=op.f("fk_jobs_community_id_communities"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(["dance_id"], ["dances.id"], name=op.f("fk_jobs_dance_id_dances"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_jobs")),
@@ -152,6 +143,31 @@ def upgrade() -> None:
             unique=True,
             sqlite_where=sa.text("status = 'running'"),
             postgresql_where=sa.text("status = 'running'"),
+        )
+
+    op.create_table(
+        "totals",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("community_id", sa.Integer(), nullable=False),
+        sa.Column("member_id", sa.Integer(), nullable=False),
+        sa.Column("period_key", sa.String(length=32), nullable=False),
+        sa.Column("points", sa.BigInteger(), nullable=False),
+        sa.Column("dances", sa.Integer(), nullable=False),
+        sa.Column("reached", bot.storage.tables.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["community_id"], ["communities.id"], name=op.f("fk_totals_community_id_communities"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["member_id"], ["members.id"], name=op.f("fk_totals_member_id_members"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_totals")),
+        sa.UniqueConstraint("member_id", "period_key", name="uq_totals_member_period"),
+    )
+    with op.batch_alter_table("totals", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_totals_board",
+            ["community_id", "period_key", sa.text("points DESC"), "reached", "member_id"],
+            unique=False,
         )
 
     op.create_table(
@@ -200,16 +216,10 @@ def upgrade() -> None:
         sa.Column("submitted_at", bot.storage.tables.UTCDateTime(), nullable=False),
         sa.Column("recorded_at", bot.storage.tables.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["challenge_id"],
-            ["challenges.id"],
-            name=op.f("fk_attempts_challenge_id_challenges"),
-            ondelete="SET NULL",
+            ["challenge_id"], ["challenges.id"], name=op.f("fk_attempts_challenge_id_challenges"), ondelete="SET NULL"
         ),
         sa.ForeignKeyConstraint(
-            ["community_id"],
-            ["communities.id"],
-            name=op.f("fk_attempts_community_id_communities"),
-            ondelete="CASCADE",
+            ["community_id"], ["communities.id"], name=op.f("fk_attempts_community_id_communities"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
             ["dance_id"], ["dances.id"], name=op.f("fk_attempts_dance_id_dances"), ondelete="CASCADE"
@@ -231,16 +241,14 @@ def upgrade() -> None:
         sa.Column("member_id", sa.Integer(), nullable=False),
         sa.Column("period_key", sa.String(length=32), nullable=False),
         sa.Column("score", sa.Float(), nullable=False),
+        sa.Column("points", sa.Integer(), nullable=False),
         sa.Column("achieved_at", bot.storage.tables.UTCDateTime(), nullable=False),
         sa.Column("attempt_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["attempt_id"], ["attempts.id"], name=op.f("fk_bests_attempt_id_attempts"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
-            ["community_id"],
-            ["communities.id"],
-            name=op.f("fk_bests_community_id_communities"),
-            ondelete="CASCADE",
+            ["community_id"], ["communities.id"], name=op.f("fk_bests_community_id_communities"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(["dance_id"], ["dances.id"], name=op.f("fk_bests_dance_id_dances"), ondelete="CASCADE"),
         sa.ForeignKeyConstraint(
@@ -250,17 +258,15 @@ def upgrade() -> None:
         sa.UniqueConstraint("dance_id", "member_id", "period_key", name="uq_bests_board_member"),
     )
     with op.batch_alter_table("bests", schema=None) as batch_op:
-        batch_op.create_index("ix_bests_overall", ["community_id", "period_key", "member_id"], unique=False)
+        batch_op.create_index("ix_bests_member", ["member_id", "period_key"], unique=False)
         batch_op.create_index(
-            "ix_bests_board",
-            ["dance_id", "period_key", sa.text("score DESC"), "achieved_at", "id"],
-            unique=False,
+            "ix_bests_board", ["dance_id", "period_key", sa.text("score DESC"), "achieved_at", "id"], unique=False
         )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("bests", schema=None) as batch_op:
-        batch_op.drop_index("ix_bests_overall")
+        batch_op.drop_index("ix_bests_member")
         batch_op.drop_index("ix_bests_board")
 
     op.drop_table("bests")
@@ -272,6 +278,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_announcements_pending")
 
     op.drop_table("announcements")
+    with op.batch_alter_table("totals", schema=None) as batch_op:
+        batch_op.drop_index("ix_totals_board")
+
+    op.drop_table("totals")
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_jobs_one_running",
