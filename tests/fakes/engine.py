@@ -17,7 +17,8 @@ import numpy as np
 from PIL import Image
 
 from bot.core.models import Dance, ReferencePose
-from bot.core.ports import Progress, probe_duration
+from bot.core.ports import Progress
+from engine.decode import VideoLimits, probe
 from engine.result import ScoreResult
 
 
@@ -70,7 +71,9 @@ class ScriptedClipEngine:
     on_done: Callable[[], None] | None = None  # called when a score is ready, before it is returned
 
     async def measure(self, video: Path) -> float:
-        return await asyncio.to_thread(probe_duration, video)
+        """The real header probe (as the real engine adapter does it)."""
+        info = await asyncio.to_thread(probe, video, VideoLimits(2**62, float("inf"), 4096 * 4096))
+        return float(info.duration)
 
     async def analyse_reference(self, video: Path, pose_path: Path, progress: Progress | None) -> ReferencePose:
         pose_path.parent.mkdir(parents=True, exist_ok=True)
