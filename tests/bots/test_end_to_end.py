@@ -1,8 +1,8 @@
 """Both bots on the real engine, end to end: a real dance clip sent through each platform's real library,
 analysed by the real pose estimator and scorer, the reply checked for a real score.
 
-The clips are the small CC BY squat clips in tests/data (attribution there): the attempt is the same
-performance zoomed and shifted, so it must score as a near-perfect match.
+tests/data/squat_*.mp4: "Squat - exercise demonstration video" by FitnessScape, CC BY 3.0 (attribution in
+tests/data). The attempt is the same performance zoomed and shifted, so it must score as a near-perfect match.
 """
 
 from __future__ import annotations
@@ -22,11 +22,7 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 REFERENCE = DATA / "squat_reference.mp4"
 ATTEMPT = DATA / "squat_zoomed_offset.mp4"
 
-pytestmark = [
-    pytest.mark.asyncio,
-    pytest.mark.slow,
-    pytest.mark.skipif(not (REFERENCE.is_file() and ATTEMPT.is_file()), reason="tests/data lacks the squat clips"),
-]
+pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 SCORE_LINE = re.compile(r"^squat: (\d+\.\d) / 10")
 
 
