@@ -34,6 +34,10 @@ NO_TOKEN_MESSAGE = (
 Post = Callable[[Announcement], Awaitable[None]]
 
 
+class StartError(Exception):
+    """A platform could not be started (bad token, server unreachable); the message says what to fix."""
+
+
 def platforms_of(settings: Settings) -> list[str]:
     return [
         name for name, token in (("discord", settings.discord_token), ("telegram", settings.telegram_token)) if token
@@ -98,11 +102,21 @@ async def serve(
 
 
 async def start_telegram(settings: Settings, services: Services) -> Any:
+    from telegram.error import InvalidToken, NetworkError
+
     from bot.telegram.handlers import MENU, build_application
 
     assert settings.telegram_token is not None
     application = build_application(settings.telegram_token.reveal(), settings.telegram_api_url, services)
-    await application.initialize()
+    try:
+        await application.initialize()
+    except InvalidToken as error:
+        raise StartError("Telegram refused TELEGRAM_TOKEN: copy the token @BotFather gave you.") from error
+    except NetworkError as error:
+        raise StartError(
+            f"Could not reach the Telegram Bot API at {settings.telegram_api_url} ({error}); "
+            "check TELEGRAM_API_URL and the network."
+        ) from error
     await application.start()
     await application.bot.set_my_commands(MENU)
     assert application.updater is not None
@@ -128,10 +142,18 @@ def telegram_poster(application: Any) -> Post:
 
 
 async def start_discord(token: str, services: Services) -> tuple[Any, asyncio.Task[None]]:
+    import discord
+
     from bot.discord.bot import DanceScoreBot
 
     client = DanceScoreBot(services)
-    await client.login(token)  # also runs setup_hook: cogs, command sync
+    try:
+        await client.login(token)  # also runs setup_hook: cogs, command sync
+    except discord.LoginFailure as error:
+        await client.close()
+        raise StartError(
+            "Discord refused DISCORD_TOKEN: reset the token on your application's Bot tab and copy it again."
+        ) from error
     return client, asyncio.create_task(client.connect(reconnect=True), name="discord gateway")
 
 
@@ -180,5 +202,10 @@ def main() -> int:
     if not platforms_of(settings):
         print(NO_TOKEN_MESSAGE, file=sys.stderr)
         return 2
-    asyncio.run(run(settings))
+    try:
+        asyncio.run(run(settings))
+    except StartError as error:
+        logger.error("%s", error)
+        print(error, file=sys.stderr)
+        return 1
     return 0

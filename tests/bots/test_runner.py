@@ -29,6 +29,16 @@ def test_no_token_exits_with_a_clear_message(monkeypatch, tmp_path, capsys):
     assert "No chat platform configured: set DISCORD_TOKEN and/or TELEGRAM_TOKEN" in capsys.readouterr().err
 
 
+async def test_a_refused_token_stops_with_a_clear_message(services: Services):
+    async with FakeTelegramApi() as api:
+        settings = Settings(telegram_token=runner_secret("not-a-token"), telegram_api_url=api.url)
+        with pytest.raises(runner.StartError, match="Telegram refused TELEGRAM_TOKEN"):
+            await runner.serve(settings, services)
+        settings = Settings(telegram_token=runner_secret(TOKEN), telegram_api_url="http://127.0.0.1:9")
+        with pytest.raises(runner.StartError, match="Could not reach the Telegram Bot API at http://127.0.0.1:9"):
+            await runner.serve(settings, services)
+
+
 async def test_sigterm_fails_running_jobs_with_a_message_and_stops(
     community: Community, services: Services, video_bytes: bytes, caplog
 ):

@@ -24,6 +24,7 @@ import contextlib
 import itertools
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 DOWNLOAD_LIMIT = 20 * 1000 * 1000  # getFile refuses bigger files ("file is too big")
 UPLOAD_LIMIT = 50 * 1000 * 1000  # sendVideo & co. refuse bigger files (413)
+TOKEN_FORM = re.compile(r"\d+:[\w-]+")
 FILE_KINDS = {
     "sendVideo": "video",
     "sendPhoto": "photo",
@@ -262,6 +264,8 @@ class FakeTelegramApi:
     async def _handle_method(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         self.calls.append(method)
+        if not TOKEN_FORM.fullmatch(request.match_info["token"]):
+            return self._error(401, "Unauthorized")
         fault = self._take_fault(method)
         if fault is not None:
             return self._error(
