@@ -4,9 +4,9 @@ no token in the logs, and a clear exit when no platform is configured."""
 from __future__ import annotations
 
 import asyncio
-import re
 import logging
 import os
+import re
 import signal
 
 import pytest
