@@ -204,3 +204,35 @@ def top_level_boxes(path: Path) -> list[str]:
                 f.seek(size - 8, 1)
             names.append(name.decode("latin-1"))
     return names
+
+
+def frame_at(path: Path, t: float) -> np.ndarray:
+    """(H, W, 3) uint8 RGB: the first decoded frame of `path` at or after `t` seconds."""
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            if frame.time >= t - 1e-3:
+                return frame.to_ndarray(format="rgb24")
+    raise AssertionError(f"{path} has no frame at {t} s")
+
+
+def bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) inclusive bounds of the True pixels of a (H, W) mask."""
+    ys, xs = np.nonzero(mask)
+    assert len(xs), "no pixels matched"
+    return int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
+
+
+def panel_bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) of the solid region of a (H, W) mask: rows and columns at least 30% matched."""
+    cols = np.flatnonzero(mask.mean(axis=0) > 0.3)
+    rows = np.flatnonzero(mask.mean(axis=1) > 0.3)
+    assert len(cols) and len(rows), "no solid region matched"
+    return int(cols.min()), int(rows.min()), int(cols.max()), int(rows.max())
+
+
+def with_joints(frame_size: tuple[int, int], joints: dict[int, tuple[float, float]]) -> np.ndarray:
+    """(25, 3) float32: only `joints` seen (confidence 0.9) at the given pixels, the rest missing."""
+    pose = np.zeros((25, 3), dtype=np.float32)
+    for j, (x, y) in joints.items():
+        pose[j] = (x, y, 0.9)
+    return pose
