@@ -76,14 +76,23 @@ class _Card:
     def score(self) -> None:
         r, u, m = self.result, self.u, self.margin
         colour = palette.score_colour(r.score * 10)
-        big = palette.font(round(22 * u))
         value = f"{r.score:.1f}"
+        room = self.image.width - 2 * m - 34 * u  # the form/timing column takes the rest
+        size = 22 * u
+        while size > 8 * u and (
+            self.draw_.textlength(value, font=palette.font(round(size)))
+            + self.draw_.textlength("/ 10", font=palette.font(round(7 * u)))
+            + 2 * u
+            > room
+        ):
+            size *= 0.93
+        big = palette.font(round(size))
         self.draw_.text((m, self.y), value, font=big, fill=colour, anchor="lt")
         right = m + self.draw_.textlength(value, font=big)
         bottom = self.y + big.getbbox(value, anchor="lt")[3]
         self.text((right + 2 * u, bottom), "/ 10", 7, palette.MUTED, anchor="ls")
         # Form and timing as two stat blocks on the right.
-        x = self.image.width - m - 30 * u
+        x = self.image.width - m - 28 * u
         for i, (label, value_) in enumerate((("form", r.form), ("timing", r.timing))):
             top = self.y + i * 10.5 * u
             self.text((x, top), label.upper(), 3.2, palette.MUTED)
@@ -92,8 +101,6 @@ class _Card:
         badges = []
         if r.mirrored:
             badges.append("mirrored")
-        if abs(r.offset_s) >= 0.15:
-            badges.append(f"{'late' if r.offset_s > 0 else 'early'} {abs(r.offset_s):.1f} s")
         if abs(r.tempo - 1) >= 0.05:
             badges.append(f"tempo x{r.tempo:.2f}")
         x = m
@@ -168,7 +175,7 @@ class _Card:
         room = self.image.width - 2 * m - 4 * u
         limit = self.image.height - self.margin - 4 * u
         for line in lines:
-            wrapped = _wrap(self.draw_, line, f, room)
+            wrapped = _wrap(self.draw_, line[:1].upper() + line[1:], f, room)
             needed = len(wrapped) * 5.2 * u
             if self.y + needed > limit:
                 break

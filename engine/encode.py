@@ -27,7 +27,8 @@ import av
 import cv2
 import numpy as np
 
-from engine.errors import InputError, RenderError, VideoError
+from engine.decode import open_container
+from engine.errors import InputError, RenderError
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,6 @@ MIN_BITS_PER_PIXEL = 0.045  # below this a frame turns to mush: trade resolution
 VBV_SECONDS = 1.0  # bufsize as seconds of maxrate: the most the encoder may run ahead of the cap
 MAX_FPS = 30
 MAX_PASSES = 4
-# Containers a source clip may be (the same whitelist the decoder uses for uploads).
-SOURCE_FORMATS = "mov,matroska"
 
 # Long sides tried, best first, at the source frame rate; then smaller frames at lower frame rates.
 _LONG_SIDES = (1920, 1600, 1280, 1080, 960, 854, 720, 640)
@@ -79,7 +78,6 @@ class AudioSource:
     sample_rate: int
     channels: int
     bitrate: int  # bits per second, measured from the packets
-    start_s: float  # where the clip's video starts, in the audio's own clock
 
 
 @dataclass(frozen=True)
@@ -99,22 +97,9 @@ def even(n: float) -> int:
     return max(2, 2 * round(n / 2))
 
 
-def open_source(path: Path) -> av.container.InputContainer:
-    """Open a source clip read-only with the upload safety settings (container whitelist, file only)."""
-    try:
-        return av.open(
-            str(path),
-            options={"format_whitelist": SOURCE_FORMATS, "protocol_whitelist": "file"},
-        )
-    except (av.FFmpegError, OSError) as exc:
-        raise VideoError(
-            f"cannot open the video {Path(path).name}: it is not a video file we can read"
-        ) from exc
-
-
 def probe_audio(path: Path) -> AudioSource | None:
     """Find the first audio stream of `path` and measure its bitrate (a demux-only pass, no decoding)."""
-    with open_source(path) as container:
+    with open_container(path) as container:
         if not container.streams.audio:
             return None
         stream = container.streams.audio[0]
@@ -122,11 +107,6 @@ def probe_audio(path: Path) -> AudioSource | None:
         if not ctx.sample_rate or not ctx.channels:
             log.warning("audio stream of %s has no sample rate or channels: dropped", path)
             return None
-        video_start = 0.0
-        if container.streams.video:
-            v = container.streams.video[0]
-            if v.start_time is not None:
-                video_start = float(v.start_time * v.time_base)
         total = 0
         first = last = None
         for packet in container.demux(stream):
@@ -145,7 +125,6 @@ def probe_audio(path: Path) -> AudioSource | None:
             sample_rate=int(ctx.sample_rate),
             channels=int(ctx.channels),
             bitrate=int(total * 8 / (last - first)),
-            start_s=video_start,
         )
 
 
@@ -212,13 +191,13 @@ def encode_clip(
     frames: called with the chosen `VideoFormat`; yields (height, width, 3) uint8 RGB frames, one per
         output frame (`VideoFormat.frame_times`); a short source is padded with its last frame.
     size: (width, height) the frames would have at full quality; fps: the source frame rate.
-    audio_from: a clip whose first audio stream is muxed in (from its start, trimmed to `duration_s`).
+    audio_from: a clip whose first audio stream is muxed in on the clip's own clock (frame k of the output
+        is at k / fps seconds of that clock, as pose timestamps are), trimmed to `duration_s`.
     The file appears at `out` only when complete; a failure leaves nothing behind.
     """
     if budget_bytes < MIN_BUDGET_BYTES:
         raise InputError(
-            f"the clip size limit of {budget_bytes} bytes is too small: allow at least "
-            f"{MIN_BUDGET_BYTES // 1024} KiB"
+            f"the clip size limit of {budget_bytes} bytes is too small: allow at least {MIN_BUDGET_BYTES // 1024} KiB"
         )
     if not duration_s > 0:
         raise InputError("the clip to render has no duration")
@@ -363,9 +342,7 @@ def _ahead(items: Iterable[T], depth: int) -> Iterator[T]:
 def _to_video_frame(image: np.ndarray, fmt: VideoFormat) -> av.VideoFrame:
     """(H, W, 3) uint8 RGB -> yuv420p frame (OpenCV's converter is several times faster than swscale's)."""
     if image.shape != (fmt.height, fmt.width, 3) or image.dtype != np.uint8:
-        raise RenderError(
-            f"internal error: frame of shape {image.shape}, expected {(fmt.height, fmt.width, 3)}"
-        )
+        raise RenderError(f"internal error: frame of shape {image.shape}, expected {(fmt.height, fmt.width, 3)}")
     yuv = cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420)
     return av.VideoFrame.from_ndarray(yuv, format="yuv420p")
 
@@ -377,7 +354,7 @@ class _Soundtrack:
         self.plan = plan
         self.end_s = duration_s
         self.output = output
-        self.input = open_source(plan.source.path)
+        self.input = open_container(plan.source.path)
         self.in_stream = self.input.streams.audio[0]
         if plan.copy:
             self.out_stream = output.add_stream_from_template(self.in_stream)
@@ -403,7 +380,7 @@ class _Soundtrack:
                 break
             if packet.pts is None:
                 continue
-            start = float(packet.pts * packet.time_base) - self.plan.source.start_s
+            start = float(packet.pts * packet.time_base)
             if start >= self.end_s:
                 self.done = True
                 break
@@ -413,11 +390,7 @@ class _Soundtrack:
             self._mux(packet, start)
 
     def _mux(self, packet: av.Packet, start: float) -> None:
-        shift = round(self.plan.source.start_s / packet.time_base)
         if self.plan.copy:
-            packet.pts -= shift
-            if packet.dts is not None:
-                packet.dts -= shift
             packet.stream = self.out_stream
             self.output.mux(packet)
             return

@@ -20,7 +20,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from engine import palette
-from engine.encode import DEFAULT_BUDGET_BYTES, VideoFormat, encode_clip, open_source
+from engine.decode import open_container
+from engine.encode import DEFAULT_BUDGET_BYTES, VideoFormat, encode_clip
 from engine.errors import EngineError, InputError, RenderError, VideoError
 from engine.result import ScoreResult
 from engine.sequence import PoseSequence
@@ -91,9 +92,7 @@ class Layout:
         return round(panel_h * unit_w), round(panel_h * unit_h)
 
     @classmethod
-    def fit(
-        cls, size: tuple[int, int], reference_size: tuple[int, int], attempt_size: tuple[int, int]
-    ) -> Layout:
+    def fit(cls, size: tuple[int, int], reference_size: tuple[int, int], attempt_size: tuple[int, int]) -> Layout:
         """Lay out a canvas of `size` (width, height) for panels of the given source frame sizes."""
         width, height = size
         unit_h = 1.0 + BANNER + TIMELINE
@@ -111,7 +110,7 @@ class _VideoCursor:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.container = open_source(self.path)
+        self.container = open_container(self.path)
         if not self.container.streams.video:
             self.container.close()
             raise VideoError(f"{self.path.name} has no video stream")
@@ -121,13 +120,11 @@ class _VideoCursor:
             self.container.close()
             raise VideoError(f"{self.path.name} is {ctx.width}x{ctx.height}: too large a frame to render")
         self.stream.thread_type = "AUTO"
-        start = self.stream.start_time
-        self.start_s = float(start * self.stream.time_base) if start is not None else 0.0
         self._restart(0.0)
 
     def _restart(self, t: float) -> None:
         if t > 0:
-            self.container.seek(int((t + self.start_s) / self.stream.time_base), stream=self.stream)
+            self.container.seek(int(t / self.stream.time_base), stream=self.stream)
         self.frames = self._decode()
         self.current = next(self.frames, None)
         if self.current is None:
@@ -145,7 +142,8 @@ class _VideoCursor:
                 log.warning("%s: skipped corrupt data after %.2f s", self.path.name, last)
                 continue
             for frame in frames:
-                t = float(frame.time) - self.start_s if frame.time is not None else last + 1e-3
+                # The clip's own clock, as the pose timestamps use (engine.decode.iter_frames).
+                t = float(frame.time) if frame.time is not None else last + 1e-3
                 last = t
                 yield t, frame
 
@@ -394,8 +392,7 @@ class _Annotator:
 
                 _draw_skeleton(ref_panel, ref_poses[k], ref_scale, ref_bones, thickness)
                 colours = [
-                    palette.NEUTRAL_BONE if limb < 0 else palette.error_colour(errors[k, limb])
-                    for limb in BONE_LIMB
+                    palette.NEUTRAL_BONE if limb < 0 else palette.error_colour(errors[k, limb]) for limb in BONE_LIMB
                 ]
                 mirror = self.attempt.frame_size[0] if self.result.mirrored else None
                 _draw_skeleton(att_panel, att_poses[k], att_scale, colours, thickness, mirror)
@@ -405,9 +402,7 @@ class _Annotator:
                 note = weak_notes[k]
                 if note:
                     border = max(3, thickness * 2)
-                    cv2.rectangle(
-                        att_panel, (0, 0), (layout.att_w - 1, layout.panel_h - 1), palette.WEAK, border
-                    )
+                    cv2.rectangle(att_panel, (0, 0), (layout.att_w - 1, layout.panel_h - 1), palette.WEAK, border)
                     chip = weak_chips.get(note)
                     if chip is None:
                         chip = weak_chips[note] = _chip(note, round(label_h * 1.2), palette.WEAK)
@@ -432,7 +427,7 @@ class _Annotator:
 
 def _probe(path: Path) -> tuple[float, float]:
     """(duration in seconds, frame rate) of a source clip, from its headers."""
-    with open_source(path) as container:
+    with open_container(path) as container:
         if not container.streams.video:
             raise VideoError(f"{Path(path).name} has no video stream")
         stream = container.streams.video[0]

@@ -186,7 +186,7 @@ def test_missing_or_unreadable_attempt_is_a_clear_error_and_leaves_no_file(tmp_p
         render_clip(score_result(1.0), seq, seq, None, tmp_path / "gone.mp4", tmp_path / "clip.mp4")
     fake = tmp_path / "fake.mp4"
     fake.write_text("this is not a video")
-    with pytest.raises(VideoError, match=r"fake\.mp4"):
+    with pytest.raises(VideoError, match="not a video"):
         render_clip(score_result(1.0), seq, seq, None, fake, tmp_path / "clip.mp4")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fake.mp4"]
 
