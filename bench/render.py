@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -68,16 +69,18 @@ def main() -> None:
         reference = swaying((ref_info.width, ref_info.height), ref_info.duration)
     result = score_result(min(info.duration, ref_info.duration), offset_s=0.3, limb_error=np.linspace(0, 1, 13))
 
+    load = os.getloadavg()[0]
     t0 = time.perf_counter()
     frames = decode_floor(info)
     floor = time.perf_counter() - t0
 
-    runs = []
+    runs, cpu = [], []
     for k in range(args.repeat):
         out = work / f"clip{k}.mp4"
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         render_clip(result, reference, attempt, reference_video, attempt_video, out, int(args.budget_mib * 2**20))
         runs.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     best = min(runs)
     with av.open(str(out)) as clip:
         v = clip.streams.video[0]
@@ -89,6 +92,7 @@ def main() -> None:
     print(f"clip: {shape}, {out.stat().st_size / 2**20:.2f} MiB of {args.budget_mib:g} MiB")
     print(f"floor (decode-only of the attempt): {floor:.2f} s = {floor / duration:.3f} x duration")
     print(f"render_clip: {best:.2f} s = {best / duration:.3f} x duration (target <= 0.25); runs {runs}")
+    print(f"render CPU time (all threads): {min(cpu):.2f} s; load average before: {load:.1f} on {os.cpu_count()} cores")
     print(f"render / floor: {best / floor:.1f}")
     print("reproduce: .venv/bin/python bench/render.py " + " ".join(sys.argv[1:]))
 
