@@ -22,7 +22,8 @@ from render_media import (
 
 from engine.errors import InputError, VideoError
 from engine.render import render_clip
-from engine.skeleton import J
+from engine.result import WeakMoment
+from engine.skeleton import LIMBS, J
 
 BLUE = (30, 60, 220)
 RED = (200, 40, 40)
@@ -33,9 +34,7 @@ def render(tmp_path: Path, attempt_video: Path, attempt_size, duration, **kwargs
     reference = kwargs.pop("reference", None) or pose_sequence((320, 240), duration)
     attempt = kwargs.pop("attempt", None) or pose_sequence(attempt_size, duration)
     result = kwargs.pop("result", None) or score_result(duration)
-    return render_clip(
-        result, reference, attempt, reference_video, attempt_video, tmp_path / "clip.mp4", **kwargs
-    )
+    return render_clip(result, reference, attempt, reference_video, attempt_video, tmp_path / "clip.mp4", **kwargs)
 
 
 def assert_plays_inline(clip: Path, duration: float, budget: int) -> av.container.InputContainer:
@@ -196,3 +195,46 @@ def test_a_budget_too_small_to_hold_any_clip_is_refused_with_a_reason(tmp_path):
     with pytest.raises(InputError, match="too small"):
         render(tmp_path, attempt_video, (320, 240), 1.0, budget_bytes=10_000)
     assert not (tmp_path / "clip.mp4").exists()
+
+
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_limbs_are_coloured_by_the_error_of_the_limb_they_were_compared_with(tmp_path, mirrored):
+    # Only the attempt's right forearm is seen. The reference's left forearm was far off, the rest
+    # matched. Unmirrored, the right forearm was compared with the right one (green); mirrored, with
+    # the left one (red).
+    size = (320, 240)
+    pose = with_joints(size, {J["RElbow"]: (100.0, 160.0), J["RWrist"]: (200.0, 80.0)})
+    errors = np.zeros(len(LIMBS), dtype=np.float32)
+    errors[[name for name, *_ in LIMBS].index("left forearm")] = 1.0
+    attempt_video = make_video(tmp_path / "att.mp4", size, 1.5, painter=moving_box(BLUE, BLUE))
+    clip = render(
+        tmp_path, attempt_video, size, 1.5, attempt=pose_sequence(size, 1.5, pose=pose),
+        reference=pose_sequence(size, 1.5, pose=np.zeros((25, 3), np.float32)),
+        result=score_result(1.5, mirrored=mirrored, limb_error=errors, weak=[]),
+    )  # fmt: skip
+    image = frame_at(clip, 0.7).astype(int)
+    r, g, b = image[..., 0], image[..., 1], image[..., 2]
+    x0, y0, x1, y1 = panel_bbox((b > 150) & (r < 90) & (g < 110))
+    panel = image[y0 : y1 + 1, x0 : x1 + 1]
+    red = ((panel[..., 0] > 180) & (panel[..., 1] < 110) & (panel[..., 2] < 110)).sum()
+    green = ((panel[..., 1] > 150) & (panel[..., 0] < 140) & (panel[..., 2] < 160)).sum()
+    assert (red > 100 and green < 20) if mirrored else (green > 100 and red < 20), (red, green)
+
+
+def test_weak_moments_are_marked_while_they_play_and_only_then(tmp_path):
+    attempt_video = make_video(tmp_path / "att.mp4", (320, 240), 3.0, painter=moving_box(BLUE, BLUE))
+    nobody = pose_sequence((320, 240), 3.0, pose=np.zeros((25, 3), np.float32))
+    weak = [WeakMoment(1.0, 1.6, "legs", "knees too straight")]
+    clip = render(tmp_path, attempt_video, (320, 240), 3.0, attempt=nobody, reference=nobody,
+                  result=score_result(3.0, offset_s=0.5, weak=weak))  # fmt: skip
+
+    def marked(t: float) -> int:
+        image = frame_at(clip, t).astype(int)
+        r, g, b = image[..., 0], image[..., 1], image[..., 2]
+        x0, y0, x1, y1 = panel_bbox((b > 150) & (r < 90) & (g < 110))
+        panel = image[max(0, y0 - 8) : y1 + 1, x0 - 8 : x1 + 8]  # not below: the timeline is there
+        return int(((panel[..., 0] > 190) & (panel[..., 1] < 110) & (panel[..., 2] < 110)).sum())
+
+    # Reference 1.0-1.6 s plays at attempt 1.5-2.1 s (the dancer is 0.5 s late).
+    assert marked(1.8) > 500
+    assert marked(0.8) == 0 and marked(2.6) == 0
