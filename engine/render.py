@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, float], None]
 
 MAX_CANVAS_SIDE = 1280  # full-quality canvas; the byte budget may make it smaller
-MAX_PANEL_HEIGHT = 720
+MAX_PANEL_HEIGHT = 640  # tall enough for a phone screen; the encode cost is in proportion
 MAX_PIXELS = 4096 * 4096  # a source frame larger than this is refused before decoding
 BANNER = 0.11  # banner height, as a fraction of the panel height
 TIMELINE = 0.045  # timeline strip height, same
