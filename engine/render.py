@@ -35,6 +35,7 @@ MAX_CANVAS_SIDE = 1280  # full-quality canvas; the byte budget may make it small
 MAX_PANEL_HEIGHT = 640  # tall enough for a phone screen; the encode cost is in proportion
 MAX_PIXELS = 4096 * 4096  # a source frame larger than this is refused before decoding
 BANNER = 0.11  # banner height, as a fraction of the panel height
+BANNER_OF_WIDTH = 0.05  # ... and at least this fraction of the canvas width
 TIMELINE = 0.045  # timeline strip height, same
 GAP = 0.012  # gap between the panels, same
 
@@ -82,12 +83,16 @@ class Layout:
         return self.banner_h + self.panel_h
 
     @staticmethod
-    def natural_size(reference_size: tuple[int, int], attempt_size: tuple[int, int]) -> tuple[int, int]:
+    def _units(reference_size: tuple[int, int], attempt_size: tuple[int, int]) -> tuple[float, float]:
+        """(width, height) of the canvas for panels 1 unit tall: the banner grows with a wide canvas so
+        the score stays legible when a phone shrinks two landscape panels to its width."""
+        unit_w = reference_size[0] / reference_size[1] + attempt_size[0] / attempt_size[1] + GAP
+        return unit_w, 1.0 + max(BANNER, BANNER_OF_WIDTH * unit_w) + TIMELINE
+
+    @classmethod
+    def natural_size(cls, reference_size: tuple[int, int], attempt_size: tuple[int, int]) -> tuple[int, int]:
         """(width, height) of the canvas at full quality: panels at the attempt's height, capped."""
-        ref_aspect = reference_size[0] / reference_size[1]
-        att_aspect = attempt_size[0] / attempt_size[1]
-        unit_w = ref_aspect + att_aspect + GAP
-        unit_h = 1.0 + BANNER + TIMELINE
+        unit_w, unit_h = cls._units(reference_size, attempt_size)
         panel_h = min(attempt_size[1], MAX_PANEL_HEIGHT, MAX_CANVAS_SIDE / unit_w, MAX_CANVAS_SIDE / unit_h)
         return round(panel_h * unit_w), round(panel_h * unit_h)
 
@@ -95,10 +100,10 @@ class Layout:
     def fit(cls, size: tuple[int, int], reference_size: tuple[int, int], attempt_size: tuple[int, int]) -> Layout:
         """Lay out a canvas of `size` (width, height) for panels of the given source frame sizes."""
         width, height = size
-        unit_h = 1.0 + BANNER + TIMELINE
-        banner_h = round(height * BANNER / unit_h)
-        timeline_h = max(4, round(height * TIMELINE / unit_h))
-        panel_h = height - banner_h - timeline_h
+        unit_w, unit_h = cls._units(reference_size, attempt_size)
+        panel_h = min(round(width / unit_w), round(height / unit_h))
+        timeline_h = max(4, round(panel_h * TIMELINE))
+        banner_h = height - panel_h - timeline_h
         gap = max(2, round(panel_h * GAP))
         ref_w = round(panel_h * reference_size[0] / reference_size[1])
         ref_w = min(ref_w, width - gap - 2)
@@ -377,7 +382,7 @@ class _Annotator:
         base[:] = palette.BACKGROUND
         base[: layout.banner_h] = self.banner(layout)
         base[layout.timeline_y :] = self.timeline(layout)
-        label_h = max(10, round(layout.panel_h * 0.05))
+        label_h = max(10, round(max(layout.panel_h * 0.05, layout.width * 0.02)))
         ref_label = _chip("REFERENCE", label_h, palette.SURFACE)
         att_label = _chip("YOU (mirrored)" if self.result.mirrored else "YOU", label_h, palette.SURFACE)
         weak_chips: dict[str, np.ndarray] = {}
