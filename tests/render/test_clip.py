@@ -238,3 +238,14 @@ def test_weak_moments_are_marked_while_they_play_and_only_then(tmp_path):
     # Reference 1.0-1.6 s plays at attempt 1.5-2.1 s (the dancer is 0.5 s late).
     assert marked(1.8) > 500
     assert marked(0.8) == 0 and marked(2.6) == 0
+
+
+def test_a_result_without_an_alignment_track_still_gets_a_clip(tmp_path):
+    # OpenPose-only references and older cached results carry no MomentTrack: the clip falls back to the
+    # constant offset, with neutral limbs and an empty timeline, instead of failing.
+    attempt_video = make_video(tmp_path / "att.mp4", (320, 240), 1.5, audio="aac")
+    result = score_result(1.5, offset_s=0.2)
+    result.track = None
+    clip = render(tmp_path, attempt_video, (320, 240), 1.5, result=result)
+    with assert_plays_inline(clip, 1.5, 8 * 2**20) as container:
+        assert container.streams.audio
