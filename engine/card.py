@@ -107,9 +107,7 @@ class _Card:
         for badge in badges:
             f = palette.font(round(3.2 * u))
             w = self.draw_.textlength(badge, font=f) + 4 * u
-            self.draw_.rounded_rectangle(
-                (x, self.y, x + w, self.y + 6 * u), radius=3 * u, fill=palette.SURFACE
-            )
+            self.draw_.rounded_rectangle((x, self.y, x + w, self.y + 6 * u), radius=3 * u, fill=palette.SURFACE)
             self.draw_.text((x + 2 * u, self.y + 3 * u), badge, font=f, fill=palette.TEXT, anchor="lm")
             x += w + 2 * u
         self.y += round((8.5 if badges else 2) * u)
@@ -156,9 +154,7 @@ class _Card:
         strip[-band:, weak] = palette.WEAK  # weak moments: a red band under the bar...
         strip[:-band, weak] = (strip[:-band, weak] * 0.55).astype(np.uint8)  # ...and the bar shaded
         mask = Image.new("L", (width, bottom - top), 0)
-        ImageDraw.Draw(mask).rounded_rectangle(
-            (0, 0, width - 1, bottom - top - 1), radius=round(1.5 * u), fill=255
-        )
+        ImageDraw.Draw(mask).rounded_rectangle((0, 0, width - 1, bottom - top - 1), radius=round(1.5 * u), fill=255)
         self.image.paste(Image.fromarray(strip), (int(x0), top), mask)
         self.y = bottom + round(2 * u)
         if track is not None and len(track.ref_times) >= 2:
