@@ -33,7 +33,8 @@ from engine.errors import InputError, RenderError
 log = logging.getLogger(__name__)
 
 DEFAULT_BUDGET_BYTES = 8 * 2**20
-MIN_BUDGET_BYTES = 64 * 2**10
+MIN_BUDGET_BYTES = 64 * 2**10  # plus MIN_BYTES_PER_SECOND for each second: below that nothing useful fits
+MIN_BYTES_PER_SECOND = 3_000
 # The fastest presets; "superfast" keeps CABAC and costs little more. Chosen for the render speed target.
 PRESET = "ultrafast"
 CRF = 23  # the quality aimed at when the budget allows more
@@ -90,6 +91,11 @@ class AudioPlan:
 
 
 FrameSource = Callable[[VideoFormat], Iterable[np.ndarray]]
+
+
+def minimum_budget(duration_s: float) -> int:
+    """The smallest byte budget accepted for a clip of `duration_s` seconds (a tiny frame, no sound)."""
+    return int(MIN_BUDGET_BYTES + MIN_BYTES_PER_SECOND * duration_s)
 
 
 def even(n: float) -> int:
@@ -195,12 +201,13 @@ def encode_clip(
         is at k / fps seconds of that clock, as pose timestamps are), trimmed to `duration_s`.
     The file appears at `out` only when complete; a failure leaves nothing behind.
     """
-    if budget_bytes < MIN_BUDGET_BYTES:
-        raise InputError(
-            f"the clip size limit of {budget_bytes} bytes is too small: allow at least {MIN_BUDGET_BYTES // 1024} KiB"
-        )
     if not duration_s > 0:
         raise InputError("the clip to render has no duration")
+    if budget_bytes < minimum_budget(duration_s):
+        raise InputError(
+            f"a clip size limit of {budget_bytes / 1024:.0f} KiB is too small for {duration_s:.0f} s of video: "
+            f"allow at least {math.ceil(minimum_budget(duration_s) / 1024)} KiB"
+        )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.part.mp4")

@@ -51,3 +51,11 @@ def test_a_pass_that_overshoots_is_encoded_again_smaller(tmp_path, monkeypatch):
     assert len(calls) >= 2
     assert out.stat().st_size <= budget
     assert [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]  # no pass left behind
+
+
+def test_the_smallest_accepted_budget_still_gives_a_clip(tmp_path):
+    # Three minutes (the longest upload) at the smallest budget accepted for it: tiny, silent, but there.
+    budget = encode.minimum_budget(180.0)
+    out = encode_clip(noise(180.0), tmp_path / "clip.mp4", size=(1280, 720), duration_s=180.0, fps=30,
+                      budget_bytes=budget)  # fmt: skip
+    assert out.stat().st_size <= budget
