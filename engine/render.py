@@ -264,23 +264,26 @@ def _draw_skeleton(
 
 
 def _chip(text: str, height: int, fill: palette.Colour, ink: palette.Colour = palette.TEXT) -> np.ndarray:
-    """A rounded label as (h, w, 3) uint8 RGB on the background colour, `height` pixels tall."""
+    """A rounded label `height` pixels tall: (h, w, 4) uint8 RGBA (transparent outside the rounded shape)."""
     f = palette.font(round(height * 0.62))
     left, top, right, bottom = f.getbbox(text)
     pad = round(height * 0.45)
-    chip = Image.new("RGB", (right - left + 2 * pad, height), palette.BACKGROUND)
+    chip = Image.new("RGBA", (right - left + 2 * pad, height), (*fill, 0))
     draw = ImageDraw.Draw(chip)
-    draw.rounded_rectangle((0, 0, chip.width - 1, height - 1), radius=height // 2, fill=fill)
-    draw.text((pad - left, (height - (bottom - top)) // 2 - top), text, font=f, fill=ink)
+    draw.rounded_rectangle((0, 0, chip.width - 1, height - 1), radius=height // 2, fill=(*fill, 235))
+    draw.text((pad - left, (height - (bottom - top)) // 2 - top), text, font=f, fill=(*ink, 255))
     return np.asarray(chip)
 
 
 def _paste(canvas: np.ndarray, sprite: np.ndarray, x: int, y: int) -> None:
-    """Copy `sprite` onto `canvas` at (x, y), clipped to the canvas."""
+    """Blend an RGBA `sprite` onto the RGB `canvas` with its top-left corner at (x, y), clipped."""
     h = min(sprite.shape[0], canvas.shape[0] - y)
     w = min(sprite.shape[1], canvas.shape[1] - x)
-    if h > 0 and w > 0:
-        canvas[y : y + h, x : x + w] = sprite[:h, :w]
+    if h <= 0 or w <= 0:
+        return
+    region = canvas[y : y + h, x : x + w]
+    alpha = sprite[:h, :w, 3:].astype(np.float32) / 255.0
+    region[:] = (region * (1.0 - alpha) + sprite[:h, :w, :3] * alpha).astype(np.uint8)
 
 
 class _Annotator:
