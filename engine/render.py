@@ -282,8 +282,8 @@ def _paste(canvas: np.ndarray, sprite: np.ndarray, x: int, y: int) -> None:
     if h <= 0 or w <= 0:
         return
     region = canvas[y : y + h, x : x + w]
-    alpha = sprite[:h, :w, 3:].astype(np.float32) / 255.0
-    region[:] = (region * (1.0 - alpha) + sprite[:h, :w, :3] * alpha).astype(np.uint8)
+    alpha = sprite[:h, :w, 3:].astype(np.uint16)
+    region[:] = ((region * (255 - alpha) + sprite[:h, :w, :3] * alpha) // 255).astype(np.uint8)
 
 
 class _Annotator:
