@@ -462,7 +462,8 @@ def _probe(path: Path) -> tuple[float, float]:
         if not container.streams.video:
             raise VideoError(f"{Path(path).name} has no video stream")
         stream = container.streams.video[0]
-        rate = stream.average_rate or stream.guessed_rate or 30
+        # A variable-rate clip averages low across a freeze; its nominal rate is the motion's own.
+        rate = max(float(stream.average_rate or 0), float(stream.guessed_rate or 0)) or 30.0
         duration = container.duration / av.time_base if container.duration else None
         if duration is None and stream.duration is not None:
             duration = float(stream.duration * stream.time_base)

@@ -63,10 +63,12 @@ def make_video(
     audio: str | None = None,
     rotation: int = 0,
     painter: Painter | None = None,
+    times: list[float] | None = None,
 ) -> Path:
     """Write an H.264 MP4 (`audio`: None, "aac", "mp3" or "opus") of stored size `size` (width, height).
 
     rotation: display rotation metadata in degrees counter-clockwise (-90 is a portrait phone clip).
+    times: each frame's timestamp in seconds (variable frame rate), instead of k / fps.
     """
     width, height = size
     painter = painter or moving_box()
@@ -74,6 +76,8 @@ def make_video(
         video = out.add_stream("libx264", rate=fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.options = {"preset": "ultrafast", "crf": "30"}
+        clock = Fraction(1, 1000) if times is not None else Fraction(1, fps)
+        video.time_base = video.codec_context.time_base = clock
         if rotation:
             video.set_display_rotation(rotation)
         sound = None
@@ -82,12 +86,12 @@ def make_video(
             sound = out.add_stream(codec, rate=48000)
             sound.layout = "stereo"
         planes = np.zeros((height * 3 // 2, width), dtype=np.uint8)
-        frames = round(duration_s * fps)
-        for k in range(frames):
+        times = times if times is not None else [k / fps for k in range(round(duration_s * fps))]
+        for k, t in enumerate(times):
             painter(k, planes)
             frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
-            frame.pts = k
-            frame.time_base = Fraction(1, fps)
+            frame.pts = round(t / clock)
+            frame.time_base = clock
             out.mux(video.encode(frame))
         out.mux(video.encode())
         if sound is not None:

@@ -249,3 +249,27 @@ def test_a_result_without_an_alignment_track_still_gets_a_clip(tmp_path):
     clip = render(tmp_path, attempt_video, (320, 240), 1.5, result=result)
     with assert_plays_inline(clip, 1.5, 8 * 2**20) as container:
         assert container.streams.audio
+
+
+def test_variable_frame_rate_attempt_is_shown_by_its_timestamps(tmp_path):
+    # 1 s at 30 fps (dark), no frames for 0.5 s (the phone froze), then 0.5 s at 60 fps (bright).
+    # Counting frames instead of reading timestamps would show the bright part half a second early.
+    times = [k / 30 for k in range(30)] + [1.5 + k / 60 for k in range(31)]
+
+    def two_parts(k: int, planes: np.ndarray) -> None:
+        fill(planes, 320, 240, (60, 60, 60) if k < 30 else (200, 200, 200))
+
+    attempt_video = make_video(tmp_path / "att.mp4", (320, 240), 2.0, painter=two_parts, times=times)
+    nobody = pose_sequence((320, 240), 2.0, pose=np.zeros((25, 3), np.float32))
+    clip = render(tmp_path, attempt_video, (320, 240), 2.0, attempt=nobody, reference=nobody,
+                  result=score_result(2.0, weak=[]))  # fmt: skip
+
+    def attempt_level(t: float) -> float:
+        image = frame_at(clip, t)
+        h, w, _ = image.shape
+        return float(image[int(h * 0.4) : int(h * 0.6), int(w * 0.6) : int(w * 0.9)].mean())
+
+    assert abs(attempt_level(1.3) - 60) < 15
+    assert abs(attempt_level(1.8) - 200) < 15
+    with av.open(str(clip)) as container:
+        assert abs(container.duration / av.time_base - 2.0) <= 0.2
