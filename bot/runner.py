@@ -9,6 +9,7 @@ jobs get `grace_s` to finish (then are cancelled and their users told), then bot
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
@@ -195,17 +196,36 @@ async def run(settings: Settings, *, engine: Any = None, grace_s: float = 60.0) 
         await serve(settings, build_services(core, Path(settings.data_dir) / "work"), grace_s=grace_s)
 
 
-def main() -> int:
-    """Entry point of `dancescore bot` (and `python -m bot`)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `bot` to the `dancescore` command."""
+    parser = subparsers.add_parser(
+        "bot", help="run the Discord and/or Telegram bot (tokens from the environment or .env)"
+    )
+    parser.add_argument(
+        "--grace", type=float, default=60.0, help="seconds running jobs may finish after SIGTERM (default 60)"
+    )
+    parser.set_defaults(func=start)
+
+
+def start(args: argparse.Namespace) -> int:
+    """`dancescore bot`: read the settings, then serve until SIGTERM. Returns the exit status."""
+    if getattr(args, "verbose", 0) == 0:
+        logging.getLogger().setLevel(logging.INFO)  # a service: say what it does
     settings = Settings.from_env()
     if not platforms_of(settings):
         print(NO_TOKEN_MESSAGE, file=sys.stderr)
         return 2
     try:
-        asyncio.run(run(settings))
+        asyncio.run(run(settings, grace_s=args.grace))
     except StartError as error:
         logger.error("%s", error)
         print(error, file=sys.stderr)
         return 1
     return 0
+
+
+def main() -> int:
+    """`python -m bot`: the same as `dancescore bot`."""
+    from bot.cli import main as cli_main
+
+    return cli_main(["bot", *sys.argv[1:]])

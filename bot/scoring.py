@@ -59,6 +59,7 @@ class PlatformLimits:
     download_bytes: int
     upload_bytes: int
     trim_hint: str = "Trim it to the part with the dance, or record at a lower resolution, and send it again."
+    progress_interval_s: float = 2.0  # at most one progress edit per this many seconds (rate limits)
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ class ScoreReply:
 class ScoringFlow:
     """The /score flow shared by both bots, over the community core (which runs the engine)."""
 
-    def __init__(self, service: CommunityService, work_dir: Path, progress_interval_s: float = 2.0) -> None:
+    def __init__(self, service: CommunityService, work_dir: Path, progress_interval_s: float | None = None) -> None:
         self.service = service
         self.work_dir = work_dir
         self.progress_interval_s = progress_interval_s
@@ -122,7 +123,8 @@ class ScoringFlow:
         """
         self.check_upload(request.video, request.limits)
         await self.service.find_dance(request.where, request.dance_name)  # refuse before downloading
-        relay = ProgressRelay(report, self.progress_interval_s)
+        interval = self.progress_interval_s
+        relay = ProgressRelay(report, request.limits.progress_interval_s if interval is None else interval)
         await report("Downloading your video…")
         try:
             async with self.downloaded(request.video) as attempt:

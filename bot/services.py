@@ -72,5 +72,6 @@ class Services:
     workload: Workload = field(default_factory=Workload)
 
 
-def build_services(community: CommunityService, work_dir: Path, progress_interval_s: float = 2.0) -> Services:
+def build_services(community: CommunityService, work_dir: Path, progress_interval_s: float | None = None) -> Services:
+    """The shared services; `progress_interval_s` overrides the platforms' own pace of progress edits."""
     return Services(community, ScoringFlow(community, work_dir, progress_interval_s))

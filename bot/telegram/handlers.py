@@ -34,6 +34,7 @@ LIMITS = PlatformLimits(
     upload_bytes=50 * MB,
     trim_hint="Trim it to the part with the dance (Telegram's editor can do it before sending) or send it "
     "as a video rather than a file, so Telegram compresses it, and try again.",
+    progress_interval_s=5.0,  # a group gets about 20 messages a minute, edits included
 )
 SCORE_CAPTION = re.compile(r"^/score(@\w+)?(\s|$)", re.IGNORECASE)
 USAGE = (

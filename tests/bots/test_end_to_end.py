@@ -43,13 +43,15 @@ def sent_files_match_engine(folder: Path, sent_names: list[str]) -> None:
 async def test_telegram_scores_a_real_clip_with_the_real_engine(real_community, tmp_path: Path):
     where = CommunityRef("telegram", str(CHAT))
     await real_community.service.add_dance(MOD, where, "squat", REFERENCE)
-    services = build_services(real_community.service, tmp_path / "work", progress_interval_s=0.5)
+    services = build_services(real_community.service, tmp_path / "work")  # the platform's own pace
     async with running_telegram(services) as (api, _):
         await api.send_video(CHAT, api.user(7, "Ana"), ATTEMPT.read_bytes(), caption="/score squat")
         status = await api.wait_for(lambda m: SCORE_LINE.match(m.body) is not None, timeout=240)
         assert float(SCORE_LINE.match(status.body).group(1)) >= 8.0  # the same performance, zoomed and shifted
         assert any(e.startswith("Analysing… ") for e in status.edits)  # real progress from the pose stage
+        await api.wait_for(lambda m: m.method == "sendPhoto", timeout=120)  # the card comes last
         media = [m for m in api.sent if m.method in {"sendVideo", "sendPhoto"}]
+        assert [m.method for m in media] == ["sendVideo", "sendPhoto"]
         sent_files_match_engine(tmp_path / "media" / "attempts", [n for m in media for n, _ in m.files.values()])
     assert list((tmp_path / "work").iterdir()) == []
 

@@ -26,7 +26,9 @@ def test_no_token_exits_with_a_clear_message(monkeypatch, tmp_path, capsys):
     monkeypatch.chdir(tmp_path)  # no .env here
     monkeypatch.delenv("DISCORD_TOKEN", raising=False)
     monkeypatch.delenv("TELEGRAM_TOKEN", raising=False)
-    assert runner.main() == 2
+    import argparse
+
+    assert runner.start(argparse.Namespace(grace=1.0, verbose=1)) == 2  # what `dancescore bot` runs
     assert "No chat platform configured: set DISCORD_TOKEN and/or TELEGRAM_TOKEN" in capsys.readouterr().err
 
 
