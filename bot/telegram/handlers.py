@@ -20,6 +20,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, BaseHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot.core.durations import parse_duration
+from bot.core.errors import NotModeratorError
 from bot.core.models import Caller, CommunityRef
 from bot.errors import GENERIC_FAILURE, MissingVideoError, NotAVideoError, TooBigError, describe_failure
 from bot.replies import describe_challenges, describe_leaderboard, describe_profile
@@ -155,6 +156,8 @@ class TelegramHandlers:
         if action == "remove":
             removed = await self.core.remove_dance(caller, _where(message), name)
             return f"Removed the dance “{removed.name}”."
+        if not caller.is_moderator:  # refused before anything is downloaded
+            raise NotModeratorError("register dances")
         target = message.reply_to_message
         video = _video_of(target) if target is not None else None
         if video is None:

@@ -207,8 +207,11 @@ async def test_moderator_commands_follow_chat_administrators(telegram: TelegramW
 
 async def test_reference_dance_added_by_an_administrator(telegram: TelegramWorld, video_bytes: bytes):
     api = telegram.api
-    api.make_admin(CHAT, 5)
     reference = await api.send_video(CHAT, api.user(5), video_bytes)
+    await api.send_text(CHAT, api.user(5), "/dance add Savage Love", reply_to=reference["message_id"])
+    await api.wait_for(lambda m: m.body == "Only moderators can register dances.")
+    assert "getFile" not in api.calls  # a member's request downloads nothing
+    api.make_admin(CHAT, 5)
     await api.send_text(CHAT, api.user(5), "/dance add Savage Love", reply_to=reference["message_id"])
     await api.wait_for(lambda m: m.body.startswith("Added the dance “Savage Love”."))
     core = telegram.services.community

@@ -12,6 +12,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.errors import NotModeratorError
 from bot.discord.bot import refusals
 from bot.discord.cogs.scoring import caller_of, limits_of, suggest_dances, upload_of, where_of
 from bot.services import Services
@@ -46,6 +47,8 @@ class Dances(commands.Cog):
     async def add(self, interaction: discord.Interaction, name: str, video: discord.Attachment) -> None:
         async with refusals(interaction):
             caller = caller_of(interaction)
+            if not caller.is_moderator:  # refused before anything is downloaded
+                raise NotModeratorError("register dances")
             upload = upload_of(video)
             self.services.flow.check_upload(upload, limits_of(interaction, self.services))
             await interaction.response.defer(thinking=True)
