@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.core.errors import AnalysisError, UnreadableVideoError
 from bot.core.models import (
@@ -34,6 +34,9 @@ from bot.core.models import (
     Standing,
 )
 from engine.result import ScoreResult
+
+if TYPE_CHECKING:
+    from engine.api import EngineSettings
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +115,7 @@ class LocalEngine:
     a worker thread of this process. Probing and reference analysis run in threads too.
     """
 
-    def __init__(self, settings: Any = None, runner: JobRunner | None = None) -> None:
+    def __init__(self, settings: EngineSettings | None = None, runner: JobRunner | None = None) -> None:
         from engine import api
 
         self._api = api

@@ -193,7 +193,12 @@ class SqlCommunityStore:
                 )
             ).scalar_one()
             # Hold every member of the community (PostgreSQL) so no attempt is recorded mid-rebuild.
-            await conn.execute(sa.select(members.c.id).where(members.c.community_id == community_id).with_for_update())
+            await conn.execute(
+                sa.select(members.c.id)
+                .where(members.c.community_id == community_id)
+                .order_by(members.c.id)  # a fixed order: two removals cannot deadlock
+                .with_for_update()
+            )
             await conn.execute(dance_names.delete().where(dance_names.c.dance_id == dance_id))
             await conn.execute(bests.delete().where(bests.c.dance_id == dance_id))
             await _rebuild_totals(conn, community_id)
