@@ -293,7 +293,7 @@ class CommunityService:
             chosen = Period(period)
         except ValueError as exc:
             raise InvalidInputError("The period can be all, season or challenge.") from exc
-        limit = limit or self.board_size
+        limit = min(max(1, limit or self.board_size), 100)
         community = await self.store.find_community(where)
         if community is None:
             if dance_name:
@@ -459,6 +459,8 @@ class CommunityService:
         return await self.store.ensure_community(where, self.clock.now(), self.default_season)
 
     async def _resolve(self, community: Community, name: str) -> Dance:
+        if not normalise_name(name or ""):
+            raise InvalidInputError("Say which dance, e.g. /score renegade (send /dances for the list).")
         match = match_name(name, await self.store.list_dance_names(community.id))
         dance = await self.store.get_dance(match.target) if match.target is not None else None
         if dance is None:

@@ -20,7 +20,7 @@ from bot.core.errors import (
     UnknownDanceError,
     UnreadableVideoError,
 )
-from bot.core.models import Caller, Limits, Period, Season
+from bot.core.models import Caller, CommunityRef, Limits, Period, Season
 
 from .world import ELSEWHERE, HERE, MOD, World, user
 
@@ -300,3 +300,18 @@ async def test_display_name_follows_the_latest_attempt(world: World) -> None:
     await world.service.submit_attempt(renamed, HERE, "renegade", world.video(score=4.0))
     [entry] = (await world.service.show_leaderboard(HERE, "renegade")).entries
     assert (entry.display_name, entry.score) == ("New Name", 5.0)
+
+
+async def test_odd_input_gets_a_clear_refusal_not_a_crash(world: World) -> None:
+    await add(world, "renegade")
+    with pytest.raises(InvalidInputError, match="Say which dance"):
+        await world.service.submit_attempt(user(1), HERE, "  ", world.video())
+    long_name = Caller("telegram", "77", "A" * 64 + " " + "B" * 64 + " extra")
+    await world.service.submit_attempt(long_name, HERE, "renegade", world.video(score=5.0))
+    [entry] = (await world.service.show_leaderboard(HERE, "renegade", limit=10_000)).entries
+    assert entry.display_name == "A" * 64 + " " + "B" * 63
+    assert Caller("discord", "9", "   ").display_name == "9"
+    with pytest.raises(InvalidInputError, match="not a valid platform and id"):
+        Caller("discord", "x" * 65, "too long")
+    with pytest.raises(InvalidInputError, match="platform:id"):
+        CommunityRef.parse("discord:")
