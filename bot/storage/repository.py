@@ -386,7 +386,7 @@ class SqlCommunityStore:
     ) -> bool:
         """Make this attempt the member's best on one board if it beats the held one; keep the total in step.
 
-        Safe without further locks: only this member's transactions touch these rows, and `_member` has
+        Safe without further locks: only this member's transactions touch these rows, and `_lock_member` has
         locked the member row.
         """
         held = (
