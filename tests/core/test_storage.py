@@ -47,13 +47,14 @@ async def test_migrations_build_the_schema_from_empty_and_rerun_safely(database_
     assert indexes >= EXPRESSION_INDEXES
 
 
-async def test_tens_of_concurrent_submissions_lose_nothing_and_rank_correctly(world: World) -> None:
+async def test_tens_of_concurrent_submissions_lose_nothing_and_rank_correctly(world: World, database_factory) -> None:
     await world.service.add_dance(MOD, HERE, "renegade", world.video())
     world.clock.step_s = 0.001  # every reading of the clock is a distinct moment
     rng = random.Random(5)
     scores = [rng.choice([5.0, 6.5, 7.0, 8.0, 9.25]) for _ in range(40)]  # many ties
     videos = [world.video(score=s) for s in scores]
-    services = [world.make_service() for _ in range(4)]  # as if from several bot processes
+    # four processes' worth of connections: on SQLite only BEGIN IMMEDIATE keeps their writes apart
+    services = [world.make_service(db=database_factory()) for _ in range(4)]
     results = await asyncio.gather(
         *(services[i % 4].submit_attempt(user(i), HERE, "renegade", video) for i, video in enumerate(videos))
     )
@@ -69,10 +70,10 @@ async def test_tens_of_concurrent_submissions_lose_nothing_and_rank_correctly(wo
     assert [e.user_id for e in overall.entries] == [e.user_id for e in board.entries]
 
 
-async def test_one_user_sending_many_videos_at_once_gets_exactly_one_scored(world: World) -> None:
+async def test_one_user_sending_many_videos_at_once_gets_exactly_one_scored(world: World, database_factory) -> None:
     await world.service.add_dance(MOD, HERE, "renegade", world.video())
     world.engine.gate = asyncio.Event()
-    services = [world.make_service() for _ in range(3)]
+    services = [world.make_service(db=database_factory()) for _ in range(3)]
     tasks = [
         asyncio.create_task(services[i % 3].submit_attempt(user(1), HERE, "renegade", world.video(score=5 + i / 10)))
         for i in range(12)
