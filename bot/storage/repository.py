@@ -124,22 +124,20 @@ class SqlCommunityStore:
         """Insert a dance with its names; raises DanceExistsError when a name or alias is taken."""
         try:
             async with self.db.write() as conn:
-                dance_id = (
-                    await conn.execute(
-                        dances.insert()
-                        .values(
-                            community_id=dance.community_id,
-                            name=dance.name,
-                            pose_path=dance.pose_path,
-                            reference_video=dance.reference_video,
-                            duration_s=dance.duration_s,
-                            added_by=dance.added_by,
-                            added_by_user=dance.added_by_user,
-                            added_at=dance.added_at,
-                        )
-                        .returning(dances.c.id)
-                    )
-                ).scalar_one()
+                dance_id = await _insert_id(
+                    conn,
+                    dances,
+                    dict(
+                        community_id=dance.community_id,
+                        name=dance.name,
+                        pose_path=dance.pose_path,
+                        reference_video=dance.reference_video,
+                        duration_s=dance.duration_s,
+                        added_by=dance.added_by,
+                        added_by_user=dance.added_by_user,
+                        added_at=dance.added_at,
+                    ),
+                )
                 await conn.execute(
                     dance_names.insert(),
                     [
@@ -245,20 +243,18 @@ class SqlCommunityStore:
                     oldest = recent[-1] if recent else now
                     retry = (oldest + timedelta(seconds=window_s) - now).total_seconds()
                     raise RateLimitedError(limit, window_s, retry)
-                return (
-                    await conn.execute(
-                        jobs.insert()
-                        .values(
-                            platform=caller.platform,
-                            user_id=caller.user_id,
-                            community_id=community_id,
-                            dance_id=dance_id,
-                            status="running",
-                            started_at=now,
-                        )
-                        .returning(jobs.c.id)
-                    )
-                ).scalar_one()
+                return await _insert_id(
+                    conn,
+                    jobs,
+                    dict(
+                        platform=caller.platform,
+                        user_id=caller.user_id,
+                        community_id=community_id,
+                        dance_id=dance_id,
+                        status="running",
+                        started_at=now,
+                    ),
+                )
         except IntegrityError as exc:  # a concurrent claim by the same user won the race
             raise JobRunningError() from exc
 
@@ -323,28 +319,26 @@ class SqlCommunityStore:
             raise UnknownDanceError(r.dance_name)
         member_id = await self._lock_member(conn, r.community_id, r.caller)
         challenge = await _open_challenge_at(conn, r.dance_id, r.submitted_at)
-        attempt_id = (
-            await conn.execute(
-                attempts.insert()
-                .values(
-                    community_id=r.community_id,
-                    dance_id=r.dance_id,
-                    member_id=member_id,
-                    challenge_id=challenge.id if challenge else None,
-                    score=r.score,
-                    form=r.form,
-                    timing=r.timing,
-                    parts=r.parts,
-                    result=r.result,
-                    content_hash=r.content_hash,
-                    clip_path=r.clip_path,
-                    card_path=r.card_path,
-                    submitted_at=r.submitted_at,
-                    recorded_at=r.recorded_at,
-                )
-                .returning(attempts.c.id)
-            )
-        ).scalar_one()
+        attempt_id = await _insert_id(
+            conn,
+            attempts,
+            dict(
+                community_id=r.community_id,
+                dance_id=r.dance_id,
+                member_id=member_id,
+                challenge_id=challenge.id if challenge else None,
+                score=r.score,
+                form=r.form,
+                timing=r.timing,
+                parts=r.parts,
+                result=r.result,
+                content_hash=r.content_hash,
+                clip_path=r.clip_path,
+                card_path=r.card_path,
+                submitted_at=r.submitted_at,
+                recorded_at=r.recorded_at,
+            ),
+        )
         keys = [ALL_TIME, *r.season_keys] + ([format_challenge_key(challenge.id)] if challenge else [])
         improved = {key: await self._improve(conn, r, member_id, attempt_id, key) for key in keys}
         if r.job_id is not None:
@@ -555,20 +549,18 @@ class SqlCommunityStore:
     ) -> Challenge:
         try:
             async with self.db.write() as conn:
-                challenge_id = (
-                    await conn.execute(
-                        challenges.insert()
-                        .values(
-                            community_id=community_id,
-                            dance_id=dance_id,
-                            started_by=started_by,
-                            starts_at=starts_at,
-                            ends_at=ends_at,
-                            channel=channel,
-                        )
-                        .returning(challenges.c.id)
-                    )
-                ).scalar_one()
+                challenge_id = await _insert_id(
+                    conn,
+                    challenges,
+                    dict(
+                        community_id=community_id,
+                        dance_id=dance_id,
+                        started_by=started_by,
+                        starts_at=starts_at,
+                        ends_at=ends_at,
+                        channel=channel,
+                    ),
+                )
                 return (await _select_challenges(conn, challenges.c.id == challenge_id))[0]
         except IntegrityError as exc:
             raise ChallengeError("A challenge for this dance is already running here.") from exc
@@ -694,6 +686,11 @@ class SqlCommunityStore:
                 .values(delivered_at=now)
             )
             return done.rowcount == 1
+
+
+async def _insert_id(conn: AsyncConnection, table: sa.Table, values: dict[str, Any]) -> int:
+    """Insert one row and return its new id."""
+    return (await conn.execute(table.insert().values(**values).returning(table.c.id))).scalar_one()
 
 
 # ---- queries shared by the methods above -------------------------------------------------------------------
