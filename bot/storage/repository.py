@@ -465,17 +465,13 @@ class SqlCommunityStore:
             if mine is None:
                 return None
             board = (bests.c.dance_id == dance_id) & (bests.c.period_key == period_key)
-            ahead = (
-                (bests.c.score > mine.score)
-                | ((bests.c.score == mine.score) & (bests.c.achieved_at < mine.achieved_at))
-                | ((bests.c.score == mine.score) & (bests.c.achieved_at == mine.achieved_at) & (bests.c.id < mine.id))
-            )
+            ranking = (bests.c.score, bests.c.achieved_at, bests.c.id)
             counts = (
                 await conn.execute(
                     sa.select(
-                        sa.func.count().filter(ahead),
-                        sa.func.count(),
-                    ).where(board)
+                        _count_ahead(bests, board, ranking, (mine.score, mine.achieved_at, mine.id)),
+                        sa.select(sa.func.count()).select_from(bests).where(board).scalar_subquery(),
+                    )
                 )
             ).one()
         return int(counts[0]) + 1, int(counts[1]), float(mine.score)
@@ -484,12 +480,11 @@ class SqlCommunityStore:
         """The caller's rank on every dance board they are on (by dance name), then overall."""
         other = bests.alias("other")
         same_board = (other.c.dance_id == bests.c.dance_id) & (other.c.period_key == bests.c.period_key)
-        ahead = (other.c.score > bests.c.score) | (
-            (other.c.score == bests.c.score)
-            & (
-                (other.c.achieved_at < bests.c.achieved_at)
-                | ((other.c.achieved_at == bests.c.achieved_at) & (other.c.id < bests.c.id))
-            )
+        ahead = _count_ahead(
+            other,
+            same_board,
+            (other.c.score, other.c.achieved_at, other.c.id),
+            (bests.c.score, bests.c.achieved_at, bests.c.id),
         )
         me = (
             (members.c.community_id == community_id)
@@ -501,11 +496,7 @@ class SqlCommunityStore:
                 sa.select(
                     dances.c.name,
                     bests.c.score,
-                    sa.select(sa.func.count())
-                    .select_from(other)
-                    .where(same_board & ahead)
-                    .scalar_subquery()
-                    .label("ahead"),
+                    ahead.label("ahead"),
                     sa.select(sa.func.count()).select_from(other).where(same_board).scalar_subquery().label("size"),
                 )
                 .join(members, members.c.id == bests.c.member_id)
@@ -523,15 +514,14 @@ class SqlCommunityStore:
             ).one_or_none()
             if mine is not None:
                 board = (totals.c.community_id == community_id) & (totals.c.period_key == period_key)
-                ahead_total = (totals.c.points > mine.points) | (
-                    (totals.c.points == mine.points)
-                    & (
-                        (totals.c.reached < mine.reached)
-                        | ((totals.c.reached == mine.reached) & (totals.c.member_id < mine.member_id))
-                    )
-                )
+                ranking = (totals.c.points, totals.c.reached, totals.c.member_id)
                 counts = (
-                    await conn.execute(sa.select(sa.func.count().filter(ahead_total), sa.func.count()).where(board))
+                    await conn.execute(
+                        sa.select(
+                            _count_ahead(totals, board, ranking, (mine.points, mine.reached, mine.member_id)),
+                            sa.select(sa.func.count()).select_from(totals).where(board).scalar_subquery(),
+                        )
+                    )
                 ).one()
                 result.append(Standing("overall", int(counts[0]) + 1, mine.points / 1000, int(counts[1])))
         return result
@@ -686,6 +676,27 @@ class SqlCommunityStore:
                 .values(delivered_at=now)
             )
             return done.rowcount == 1
+
+
+def _count_ahead(
+    table: sa.FromClause,
+    board: sa.ColumnElement[bool],
+    ranking: tuple[sa.ColumnElement[Any], sa.ColumnElement[Any], sa.ColumnElement[Any]],
+    mine: tuple[Any, Any, Any],
+) -> sa.ColumnElement[int]:
+    """How many rows of a board rank ahead of `mine`, the board ordered by (value DESC, time, id).
+
+    Three counts, one per tie level, so each is a range of the board's index (it stops at the rank
+    instead of reading the whole board); `mine` may be values or columns of an outer query.
+    """
+    (value, time, row_id), (my_value, my_time, my_id) = ranking, mine
+    levels = (
+        value > my_value,
+        (value == my_value) & (time < my_time),
+        (value == my_value) & (time == my_time) & (row_id < my_id),
+    )
+    counts = [sa.select(sa.func.count()).select_from(table).where(board & level).scalar_subquery() for level in levels]
+    return counts[0] + counts[1] + counts[2]
 
 
 async def _insert_id(conn: AsyncConnection, table: sa.Table, values: dict[str, Any]) -> int:

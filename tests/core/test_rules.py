@@ -117,6 +117,9 @@ async def test_board_keeps_best_per_user_and_breaks_ties_by_earlier_time(world: 
     ]
     assert board.dance == "renegade" and board.period_label == "all time"
 
+    tied = (await s.show_profile(user(1), HERE)).standings  # same 8.0 as user 2, reached later
+    assert [(x.board, x.rank, x.of) for x in tied] == [("renegade", 2, 3), ("overall", 3, 3)]
+
     overall = await s.show_leaderboard(HERE)  # sum of best per dance
     assert [(e.user_id, e.score, e.dances) for e in overall.entries] == [
         ("u3", 12.0, 2),
