@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.core.models import Caller, CommunityRef, Season
 from bot.core.ports import AttemptRecord, NewDance
-from bot.core.seasons import ALL_TIME, challenge_key, month_key, season_keys
+from bot.core.seasons import ALL_TIME, format_challenge_key, format_month_key, list_season_keys
 from bot.storage.database import Database
 from bot.storage.repository import SqlCommunityStore
 from bot.storage.tables import attempts, bests, members, totals
@@ -98,9 +98,9 @@ async def load(store: SqlCommunityStore, n_attempts: int, n_members: int, n_danc
                 recorded_at=at,
             )
         )
-        keys = [ALL_TIME, *season_keys(at)]
+        keys = [ALL_TIME, *list_season_keys(at)]
         if dance_id == challenge.dance_id and challenge.starts_at <= at < challenge.ends_at:
-            keys.append(challenge_key(challenge.id))
+            keys.append(format_challenge_key(challenge.id))
             rows[-1]["challenge_id"] = challenge.id
         for key in keys:
             held = best.get((dance_id, member_id, key))
@@ -193,21 +193,25 @@ async def bench(db: Database, args: argparse.Namespace) -> list[tuple[str, float
                 None,
                 at,
                 at,
-                season_keys(at),
+                list_season_keys(at),
             )
         )
     write_ms = (time.perf_counter() - t0) * 1000 / max(1, args.live)
 
     someone = Caller("discord", "u1", "User 1")
     queries = {
-        "dance board, all time (top 10)": lambda: store.dance_board(dance0, ALL_TIME, 10),
-        "dance board, this season (top 10)": lambda: store.dance_board(dance0, month_key(NOW), 10),
-        "dance board, challenge (top 10)": lambda: store.dance_board(dance0, challenge_key(world["challenge"].id), 10),
-        "overall board, all time (top 10)": lambda: store.overall_board(community.id, ALL_TIME, 10),
-        "overall board, this season (top 10)": lambda: store.overall_board(community.id, month_key(NOW), 10),
-        "one user's rank on a dance": lambda: store.dance_standing(dance0, ALL_TIME, someone),
+        "dance board, all time (top 10)": lambda: store.read_dance_board(dance0, ALL_TIME, 10),
+        "dance board, this season (top 10)": lambda: store.read_dance_board(dance0, format_month_key(NOW), 10),
+        "dance board, challenge (top 10)": lambda: store.read_dance_board(
+            dance0, format_challenge_key(world["challenge"].id), 10
+        ),
+        "overall board, all time (top 10)": lambda: store.read_overall_board(community.id, ALL_TIME, 10),
+        "overall board, this season (top 10)": lambda: store.read_overall_board(
+            community.id, format_month_key(NOW), 10
+        ),
+        "one user's rank on a dance": lambda: store.find_dance_standing(dance0, ALL_TIME, someone),
         "/me (history + every rank)": lambda: asyncio.gather(
-            store.history(community.id, someone, 10), store.standings(community.id, someone, ALL_TIME)
+            store.list_attempts(community.id, someone, 10), store.list_standings(community.id, someone, ALL_TIME)
         ),
     }
     figures = [("record one attempt (write path)", write_ms, write_ms)]

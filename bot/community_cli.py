@@ -115,7 +115,7 @@ async def _add(service: CommunityService, args: argparse.Namespace, out: TextIO)
 
 
 async def _list(service: CommunityService, args: argparse.Namespace, out: TextIO) -> None:
-    refs = [CommunityRef.parse(args.community)] if args.community else [c.ref for c in await service.communities()]
+    refs = [CommunityRef.parse(args.community)] if args.community else [c.ref for c in await service.list_communities()]
     for ref in refs:
         dances = await service.list_dances(ref)
         print(f"{ref}: {len(dances)} dance(s)", file=out)
@@ -131,12 +131,12 @@ async def _leaderboard(service: CommunityService, args: argparse.Namespace, out:
     if args.community:
         ref = CommunityRef.parse(args.community)
     else:
-        known = [c.ref for c in await service.communities()]
+        known = [c.ref for c in await service.list_communities()]
         if len(known) != 1:
             listed = ", ".join(str(r) for r in known) or "none yet"
             raise InvalidInputError(f"Say which community with --community (known: {listed}).")
         ref = known[0]
-    board = await service.leaderboard(ref, args.dance, args.period, limit=args.limit)
+    board = await service.show_leaderboard(ref, args.dance, args.period, limit=args.limit)
     print(format_board(board), file=out)
 
 

@@ -27,14 +27,26 @@ class Period(enum.StrEnum):
     CHALLENGE = "challenge"
 
 
+MAX_DISPLAY_NAME = 128  # a Telegram first + last name can be 129 characters
+MAX_ID = 64
+
+
 @dataclass(frozen=True)
 class Caller:
-    """Who sent a command. `is_moderator` is the platform's word (Discord: Manage Server; Telegram: admin)."""
+    """Who sent a command. `is_moderator` is the platform's word (Discord: Manage Server; Telegram: admin).
+
+    The display name is tidied (spaces collapsed, cut to 128 characters, the user id when blank).
+    """
 
     platform: str
     user_id: str
     display_name: str
     is_moderator: bool = False
+
+    def __post_init__(self) -> None:
+        check_ids(self.platform, self.user_id)
+        shown = " ".join(str(self.display_name).split())[:MAX_DISPLAY_NAME] or self.user_id
+        object.__setattr__(self, "display_name", shown)
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,9 @@ class CommunityRef:
 
     platform: str
     external_id: str
+
+    def __post_init__(self) -> None:
+        check_ids(self.platform, self.external_id)
 
     @classmethod
     def parse(cls, text: str) -> CommunityRef:
@@ -216,3 +231,9 @@ class Limits:
     rate_limit: int = 10  # videos per user per window (failures count too)
     rate_window_s: float = 3600.0
     job_lease_s: float = 20 * 60.0  # a running job older than this is treated as dead (crashed process)
+
+
+def check_ids(platform: str, identifier: str) -> None:
+    """Platform names and ids are short, non-empty strings (they key the database)."""
+    if not platform or len(platform) > 32 or not identifier or len(identifier) > MAX_ID:
+        raise InvalidInputError(f"“{platform}:{identifier}” is not a valid platform and id.")

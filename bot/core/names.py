@@ -20,12 +20,12 @@ def clean_name(name: str) -> str:
         raise InvalidInputError(f"A dance name can have at most {MAX_NAME_CHARS} characters.")
     if any(unicodedata.category(c).startswith("C") for c in shown):
         raise InvalidInputError("A dance name cannot contain control characters.")
-    if not name_key(shown):
+    if not normalise_name(shown):
         raise InvalidInputError(f"“{shown}” has no letters or digits; pick a name people can type.")
     return shown
 
 
-def name_key(name: str) -> str:
+def normalise_name(name: str) -> str:
     """The form names are compared in: case-folded, accents dropped, only letters and digits.
 
     "Say So", "say-so" and "SAYSO" all give "sayso".
@@ -34,7 +34,7 @@ def name_key(name: str) -> str:
     return "".join(c for c in decomposed if c.isalnum() and not unicodedata.combining(c))
 
 
-def edit_distance(a: str, b: str) -> int:
+def count_edits(a: str, b: str) -> int:
     """Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps."""
     prev2: list[int] = []
     prev = list(range(len(b) + 1))
@@ -49,7 +49,7 @@ def edit_distance(a: str, b: str) -> int:
     return prev[len(b)]
 
 
-def typo_budget(key: str) -> int:
+def count_allowed_typos(key: str) -> int:
     """How many edits still count as a typo of a name of this length (none for very short names)."""
     if len(key) < 4:
         return 0
@@ -70,7 +70,7 @@ def match_name(query: str, names: Iterable[tuple[str, int, str]], *, max_suggest
     Exact keys win; otherwise a single closest name within the typo budget resolves; otherwise up to
     `max_suggestions` close or prefix-matching display names are suggested (closest first).
     """
-    key = name_key(query)
+    key = normalise_name(query)
     rows = list(names)
     for row_key, target, _ in rows:
         if row_key == key:
@@ -79,13 +79,13 @@ def match_name(query: str, names: Iterable[tuple[str, int, str]], *, max_suggest
         return NameMatch(None, ())
     best: dict[int, tuple[int, str]] = {}  # target -> (distance, display name)
     for row_key, target, shown in rows:
-        distance = edit_distance(key, row_key)
+        distance = count_edits(key, row_key)
         if len(key) >= 3 and row_key.startswith(key):  # typed the start of the name
             distance = min(distance, 1)
         if target not in best or distance < best[target][0]:
             best[target] = (distance, shown)
     ranked = sorted(best.items(), key=lambda item: (item[1][0], item[1][1]))
-    budget = typo_budget(key)
+    budget = count_allowed_typos(key)
     if ranked and ranked[0][1][0] <= budget and (len(ranked) == 1 or ranked[1][1][0] > ranked[0][1][0]):
         return NameMatch(ranked[0][0], ())
     limit = max(3, len(key) // 2)

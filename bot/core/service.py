@@ -45,9 +45,9 @@ from bot.core.models import (
     Season,
     Standing,
 )
-from bot.core.names import clean_name, match_name, name_key
+from bot.core.names import clean_name, match_name, normalise_name
 from bot.core.ports import AttemptRecord, Clock, CommunityStore, DanceEngine, NewDance, Progress
-from bot.core.seasons import ALL_TIME, challenge_key, current_season, season_keys
+from bot.core.seasons import ALL_TIME, find_current_season, format_challenge_key, list_season_keys
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +98,11 @@ class CommunityService:
         """
         self._require_moderator(caller, "register dances")
         shown = [clean_name(n) for n in (name, *aliases)]
-        keys = [name_key(n) for n in shown]
+        keys = [normalise_name(n) for n in shown]
         if len(set(keys)) != len(keys):
             raise InvalidInputError("The name and aliases must all be different.")
         community = await self._community(where)
-        taken = {key for key, _, _ in await self.store.dance_names(community.id)}
+        taken = {key for key, _, _ in await self.store.list_dance_names(community.id)}
         clash = [s for s, k in zip(shown, keys, strict=True) if k in taken]
         if clash:
             raise DanceExistsError(f"A dance called “{clash[0]}” already exists here; pick another name.")
@@ -139,7 +139,7 @@ class CommunityService:
         self._require_moderator(caller, "rename dances")
         shown = clean_name(new_name)
         dance = await self.find_dance(where, name)
-        return await self.store.rename_dance(dance.id, shown, name_key(shown))
+        return await self.store.rename_dance(dance.id, shown, normalise_name(shown))
 
     async def remove_dance(self, caller: Caller, where: CommunityRef, name: str) -> Dance:
         """Retire a dance (moderators only): it leaves the list and the boards; past attempts stay in /me."""
@@ -168,8 +168,8 @@ class CommunityService:
         community = await self.store.find_community(where)
         if community is None:
             return []
-        names = await self.store.dance_names(community.id)
-        key = name_key(typed)
+        names = await self.store.list_dance_names(community.id)
+        key = normalise_name(typed)
         primary: dict[int, str] = {}
         for _, dance_id, shown in names:
             primary.setdefault(dance_id, shown)  # the store lists the primary name first
@@ -177,7 +177,7 @@ class CommunityService:
         hits += list(match_name(typed, names, max_suggestions=limit).suggestions)
         return list(dict.fromkeys(hits))[:limit]
 
-    async def communities(self) -> list[Community]:
+    async def list_communities(self) -> list[Community]:
         """Every community that has used the bot (for the moderator CLI)."""
         return await self.store.list_communities()
 
@@ -214,7 +214,7 @@ class CommunityService:
         dance = await self._resolve(community, dance_name)
         video = Path(video)
         await self._check_video(video)
-        content_hash = await asyncio.to_thread(file_hash, video)
+        content_hash = await asyncio.to_thread(hash_file, video)
         earlier = await self.store.find_attempt(dance.id, caller, content_hash)
         if earlier is not None:
             raise DuplicateAttemptError(dance.name, earlier.score)
@@ -245,13 +245,13 @@ class CommunityService:
                     form=float(result.form),
                     timing=float(result.timing),
                     parts={k: float(v) for k, v in result.parts.items()},
-                    result=plain_json(result.to_dict()),
+                    result=simplify_json(result.to_dict()),
                     content_hash=content_hash,
                     clip_path=result.clip_path,
                     card_path=result.card_path,
                     submitted_at=submitted_at,
                     recorded_at=self.clock.now(),
-                    season_keys=season_keys(submitted_at),
+                    season_keys=list_season_keys(submitted_at),
                 )
             )
         except BaseException:
@@ -259,8 +259,10 @@ class CommunityService:
             clip_path.unlink(missing_ok=True)
             card_path.unlink(missing_ok=True)
             raise
-        standing = await self._standing(dance, ALL_TIME, caller)
-        challenge_standing = await self._standing(dance, challenge_key(challenge.id), caller) if challenge else None
+        standing = await self._find_standing(dance, ALL_TIME, caller)
+        challenge_standing = (
+            await self._find_standing(dance, format_challenge_key(challenge.id), caller) if challenge else None
+        )
         log.info("attempt %d scored %.1f on %r in %s", attempt.id, attempt.score, dance.name, where)
         return ScoredAttempt(
             attempt=attempt,
@@ -274,7 +276,7 @@ class CommunityService:
 
     # ---- boards -------------------------------------------------------------------------------------------
 
-    async def leaderboard(
+    async def show_leaderboard(
         self,
         where: CommunityRef,
         dance_name: str | None = None,
@@ -291,7 +293,7 @@ class CommunityService:
             chosen = Period(period)
         except ValueError as exc:
             raise InvalidInputError("The period can be all, season or challenge.") from exc
-        limit = limit or self.board_size
+        limit = min(max(1, limit or self.board_size), 100)
         community = await self.store.find_community(where)
         if community is None:
             if dance_name:
@@ -300,30 +302,30 @@ class CommunityService:
         dance = await self._resolve(community, dance_name) if dance_name else None
         challenge = None
         if chosen is Period.CHALLENGE:
-            challenge = await self.store.latest_challenge(community.id, dance.id if dance else None)
+            challenge = await self.store.find_latest_challenge(community.id, dance.id if dance else None)
             if challenge is None:
                 about = f" for “{dance.name}”" if dance else ""
                 raise ChallengeError(f"No challenge has run here{about} yet.")
             dance = await self.store.get_dance(challenge.dance_id)
-            key = challenge_key(challenge.id)
+            key = format_challenge_key(challenge.id)
             label = f"challenge #{challenge.id} ({challenge.dance_name})"
         elif chosen is Period.SEASON:
-            key, label = current_season(community.season, self.clock.now())
+            key, label = find_current_season(community.season, self.clock.now())
         else:
             key, label = ALL_TIME, "all time"
         if dance is not None:
-            entries = await self.store.dance_board(dance.id, key, limit)
+            entries = await self.store.read_dance_board(dance.id, key, limit)
         else:
-            entries = await self.store.overall_board(community.id, key, limit)
+            entries = await self.store.read_overall_board(community.id, key, limit)
         return Leaderboard(where, dance.name if dance else None, chosen, label, entries, challenge)
 
-    async def me(self, caller: Caller, where: CommunityRef, *, limit: int = 10) -> Profile:
+    async def show_profile(self, caller: Caller, where: CommunityRef, *, limit: int = 10) -> Profile:
         """The caller's recent attempts here and their all-time rank on each board they are on."""
         community = await self.store.find_community(where)
         if community is None:
             return Profile(caller, [], [])
-        attempts = await self.store.history(community.id, caller, limit)
-        standings = await self.store.standings(community.id, caller, ALL_TIME)
+        attempts = await self.store.list_attempts(community.id, caller, limit)
+        standings = await self.store.list_standings(community.id, caller, ALL_TIME)
         return Profile(caller, attempts, standings)
 
     # ---- challenges ---------------------------------------------------------------------------------------
@@ -349,11 +351,10 @@ class CommunityService:
             )
         community = await self._community(where)
         dance = await self._resolve(community, dance_name)
-        for running in await self.store.open_challenges(community.id):
+        for running in await self.store.list_open_challenges(community.id):
             if running.dance_id == dance.id:
-                raise ChallengeError(
-                    f"A challenge for “{dance.name}” is already running; it ends in {self._left(running)}."
-                )
+                left = self._describe_time_left(running)
+                raise ChallengeError(f"A challenge for “{dance.name}” is already running; it ends in {left}.")
         now = self.clock.now()
         challenge = await self.store.start_challenge(
             community.id, dance.id, caller.display_name, now, now + duration, channel
@@ -361,7 +362,7 @@ class CommunityService:
         log.info("challenge %d on %r started in %s", challenge.id, dance.name, where)
         return challenge
 
-    async def challenge_status(self, where: CommunityRef, dance_name: str | None = None) -> list[ChallengeStatus]:
+    async def show_challenges(self, where: CommunityRef, dance_name: str | None = None) -> list[ChallengeStatus]:
         """The running challenges (of one dance, if named) with their current standings."""
         community = await self.store.find_community(where)
         if community is None:
@@ -369,10 +370,10 @@ class CommunityService:
         dance = await self._resolve(community, dance_name) if dance_name else None
         now = self.clock.now()
         statuses = []
-        for challenge in await self.store.open_challenges(community.id):
+        for challenge in await self.store.list_open_challenges(community.id):
             if dance is None or challenge.dance_id == dance.id:
-                standings = await self.store.dance_board(
-                    challenge.dance_id, challenge_key(challenge.id), self.board_size
+                standings = await self.store.read_dance_board(
+                    challenge.dance_id, format_challenge_key(challenge.id), self.board_size
                 )
                 left = max(0.0, (challenge.ends_at - now).total_seconds())
                 statuses.append(ChallengeStatus(challenge, standings, left))
@@ -382,7 +383,7 @@ class CommunityService:
         """End a running challenge now (moderators only); its results are queued for announcement."""
         self._require_moderator(caller, "run challenges")
         community = await self._community(where)
-        running = await self.store.open_challenges(community.id)
+        running = await self.store.list_open_challenges(community.id)
         if dance_name:
             dance = await self._resolve(community, dance_name)
             running = [c for c in running if c.dance_id == dance.id]
@@ -407,9 +408,9 @@ class CommunityService:
         """
         now = self.clock.now()
         closed = []
-        for challenge in await self.store.due_challenges(now):
+        for challenge in await self.store.list_due_challenges(now):
             overdue = now - challenge.ends_at > timedelta(seconds=self.limits.job_lease_s)
-            waiting = await self.store.jobs_running_before(
+            waiting = await self.store.count_jobs_running_before(
                 challenge.dance_id, challenge.ends_at, now, self.limits.job_lease_s
             )
             if waiting and not overdue:
@@ -425,7 +426,7 @@ class CommunityService:
         while not stop.is_set():
             try:
                 await self.close_due_challenges()
-                deadline = await self.store.next_deadline()
+                deadline = await self.store.find_next_deadline()
             except Exception:
                 log.exception("closing due challenges failed; retrying in %.0f s", poll_s)
                 deadline = None
@@ -458,7 +459,9 @@ class CommunityService:
         return await self.store.ensure_community(where, self.clock.now(), self.default_season)
 
     async def _resolve(self, community: Community, name: str) -> Dance:
-        match = match_name(name, await self.store.dance_names(community.id))
+        if not normalise_name(name or ""):
+            raise InvalidInputError("Say which dance, e.g. /score renegade (send /dances for the list).")
+        match = match_name(name, await self.store.list_dance_names(community.id))
         dance = await self.store.get_dance(match.target) if match.target is not None else None
         if dance is None:
             raise UnknownDanceError(name, match.suggestions)
@@ -475,23 +478,23 @@ class CommunityService:
         if duration > self.limits.max_duration_s:
             raise TooLongError(duration, self.limits.max_duration_s)
 
-    async def _standing(self, dance: Dance, period_key: str, caller: Caller) -> Standing:
-        found = await self.store.dance_standing(dance.id, period_key, caller)
+    async def _find_standing(self, dance: Dance, period_key: str, caller: Caller) -> Standing:
+        found = await self.store.find_dance_standing(dance.id, period_key, caller)
         if found is None:  # cannot happen right after recording; kept total for type safety
             return Standing(dance.name, 0, 0.0, 0)
         rank, size, best = found
         return Standing(dance.name, rank, best, size)
 
-    def _left(self, challenge: Challenge) -> str:
+    def _describe_time_left(self, challenge: Challenge) -> str:
         return describe_seconds(max(0.0, (challenge.ends_at - self.clock.now()).total_seconds()))
 
 
-def plain_json(data: dict[str, Any]) -> dict[str, Any]:
+def simplify_json(data: dict[str, Any]) -> dict[str, Any]:
     """The same data with numpy scalars turned into Python numbers, so any JSON column accepts it."""
     return json.loads(json.dumps(data, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
 
 
-def file_hash(path: Path) -> str:
+def hash_file(path: Path) -> str:
     """SHA-256 of a file's bytes, hex."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:

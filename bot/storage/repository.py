@@ -36,7 +36,7 @@ from bot.core.models import (
     Standing,
 )
 from bot.core.ports import AttemptRecord, NewDance
-from bot.core.seasons import ALL_TIME, challenge_key
+from bot.core.seasons import ALL_TIME, format_challenge_key
 from bot.storage.database import Database
 from bot.storage.tables import (
     announcements,
@@ -82,12 +82,12 @@ class SqlCommunityStore:
                 .values(platform=ref.platform, external_id=ref.external_id, created_at=now, season=season.value)
                 .on_conflict_do_nothing(index_elements=["platform", "external_id"])
             )
-            row = (await conn.execute(_community_query(ref))).one()
+            row = (await conn.execute(_select_community(ref))).one()
         return _community(row)
 
     async def find_community(self, ref: CommunityRef) -> Community | None:
         async with self.db.read() as conn:
-            row = (await conn.execute(_community_query(ref))).one_or_none()
+            row = (await conn.execute(_select_community(ref))).one_or_none()
         return None if row is None else _community(row)
 
     async def list_communities(self) -> list[Community]:
@@ -101,7 +101,7 @@ class SqlCommunityStore:
 
     # ---- dances -----------------------------------------------------------------------------------------
 
-    async def dance_names(self, community_id: int) -> list[tuple[str, int, str]]:
+    async def list_dance_names(self, community_id: int) -> list[tuple[str, int, str]]:
         """(key, dance id, shown name) for every name and alias of the community's live dances."""
         async with self.db.read() as conn:
             rows = await conn.execute(
@@ -113,33 +113,31 @@ class SqlCommunityStore:
 
     async def list_dances(self, community_id: int) -> list[Dance]:
         async with self.db.read() as conn:
-            return await _dances(conn, (dances.c.community_id == community_id) & dances.c.removed_at.is_(None))
+            return await _select_dances(conn, (dances.c.community_id == community_id) & dances.c.removed_at.is_(None))
 
     async def get_dance(self, dance_id: int) -> Dance | None:
         async with self.db.read() as conn:
-            found = await _dances(conn, (dances.c.id == dance_id) & dances.c.removed_at.is_(None))
+            found = await _select_dances(conn, (dances.c.id == dance_id) & dances.c.removed_at.is_(None))
         return found[0] if found else None
 
     async def add_dance(self, dance: NewDance) -> Dance:
         """Insert a dance with its names; raises DanceExistsError when a name or alias is taken."""
         try:
             async with self.db.write() as conn:
-                dance_id = (
-                    await conn.execute(
-                        dances.insert()
-                        .values(
-                            community_id=dance.community_id,
-                            name=dance.name,
-                            pose_path=dance.pose_path,
-                            reference_video=dance.reference_video,
-                            duration_s=dance.duration_s,
-                            added_by=dance.added_by,
-                            added_by_user=dance.added_by_user,
-                            added_at=dance.added_at,
-                        )
-                        .returning(dances.c.id)
-                    )
-                ).scalar_one()
+                dance_id = await _insert_id(
+                    conn,
+                    dances,
+                    dict(
+                        community_id=dance.community_id,
+                        name=dance.name,
+                        pose_path=dance.pose_path,
+                        reference_video=dance.reference_video,
+                        duration_s=dance.duration_s,
+                        added_by=dance.added_by,
+                        added_by_user=dance.added_by_user,
+                        added_at=dance.added_at,
+                    ),
+                )
                 await conn.execute(
                     dance_names.insert(),
                     [
@@ -153,7 +151,7 @@ class SqlCommunityStore:
                         for i, (key, shown) in enumerate(dance.names)
                     ],
                 )
-                return (await _dances(conn, dances.c.id == dance_id))[0]
+                return (await _select_dances(conn, dances.c.id == dance_id))[0]
         except IntegrityError as exc:
             raise DanceExistsError(
                 f"A dance called “{dance.name}” (or one of its aliases) already exists here."
@@ -168,7 +166,7 @@ class SqlCommunityStore:
                     .where((dance_names.c.dance_id == dance_id) & dance_names.c.is_primary)
                     .values(key=key, shown=name)
                 )
-                return (await _dances(conn, dances.c.id == dance_id))[0]
+                return (await _select_dances(conn, dances.c.id == dance_id))[0]
         except IntegrityError as exc:
             raise DanceExistsError(f"The name “{name}” is already taken by another dance here.") from exc
 
@@ -193,7 +191,12 @@ class SqlCommunityStore:
                 )
             ).scalar_one()
             # Hold every member of the community (PostgreSQL) so no attempt is recorded mid-rebuild.
-            await conn.execute(sa.select(members.c.id).where(members.c.community_id == community_id).with_for_update())
+            await conn.execute(
+                sa.select(members.c.id)
+                .where(members.c.community_id == community_id)
+                .order_by(members.c.id)  # a fixed order: two removals cannot deadlock
+                .with_for_update()
+            )
             await conn.execute(dance_names.delete().where(dance_names.c.dance_id == dance_id))
             await conn.execute(bests.delete().where(bests.c.dance_id == dance_id))
             await _rebuild_totals(conn, community_id)
@@ -240,20 +243,18 @@ class SqlCommunityStore:
                     oldest = recent[-1] if recent else now
                     retry = (oldest + timedelta(seconds=window_s) - now).total_seconds()
                     raise RateLimitedError(limit, window_s, retry)
-                return (
-                    await conn.execute(
-                        jobs.insert()
-                        .values(
-                            platform=caller.platform,
-                            user_id=caller.user_id,
-                            community_id=community_id,
-                            dance_id=dance_id,
-                            status="running",
-                            started_at=now,
-                        )
-                        .returning(jobs.c.id)
-                    )
-                ).scalar_one()
+                return await _insert_id(
+                    conn,
+                    jobs,
+                    dict(
+                        platform=caller.platform,
+                        user_id=caller.user_id,
+                        community_id=community_id,
+                        dance_id=dance_id,
+                        status="running",
+                        started_at=now,
+                    ),
+                )
         except IntegrityError as exc:  # a concurrent claim by the same user won the race
             raise JobRunningError() from exc
 
@@ -265,7 +266,7 @@ class SqlCommunityStore:
                 .values(status=status, finished_at=now)
             )
 
-    async def jobs_running_before(self, dance_id: int, until: datetime, now: datetime, lease_s: float) -> int:
+    async def count_jobs_running_before(self, dance_id: int, until: datetime, now: datetime, lease_s: float) -> int:
         """How many live jobs for the dance were submitted before `until` (a challenge waits for them)."""
         async with self.db.read() as conn:
             return (
@@ -285,7 +286,7 @@ class SqlCommunityStore:
 
     async def find_attempt(self, dance_id: int, caller: Caller, content_hash: str) -> Attempt | None:
         async with self.db.read() as conn:
-            found = await _attempts(
+            found = await _select_attempts(
                 conn,
                 (attempts.c.dance_id == dance_id)
                 & (members.c.platform == caller.platform)
@@ -304,11 +305,11 @@ class SqlCommunityStore:
         """
         try:
             async with self.db.write() as conn:
-                return await self._record(conn, record)
+                return await self._insert_attempt(conn, record)
         except IntegrityError as exc:
             raise DuplicateAttemptError(record.dance_name, record.score) from exc
 
-    async def _record(self, conn: AsyncConnection, r: AttemptRecord) -> tuple[Attempt, Challenge | None, bool]:
+    async def _insert_attempt(self, conn: AsyncConnection, r: AttemptRecord) -> tuple[Attempt, Challenge | None, bool]:
         live = (
             await conn.execute(
                 sa.select(dances.c.id).where((dances.c.id == r.dance_id) & dances.c.removed_at.is_(None))
@@ -316,40 +317,38 @@ class SqlCommunityStore:
         ).first()
         if live is None:
             raise UnknownDanceError(r.dance_name)
-        member_id = await self._member(conn, r.community_id, r.caller)
+        member_id = await self._lock_member(conn, r.community_id, r.caller)
         challenge = await _open_challenge_at(conn, r.dance_id, r.submitted_at)
-        attempt_id = (
-            await conn.execute(
-                attempts.insert()
-                .values(
-                    community_id=r.community_id,
-                    dance_id=r.dance_id,
-                    member_id=member_id,
-                    challenge_id=challenge.id if challenge else None,
-                    score=r.score,
-                    form=r.form,
-                    timing=r.timing,
-                    parts=r.parts,
-                    result=r.result,
-                    content_hash=r.content_hash,
-                    clip_path=r.clip_path,
-                    card_path=r.card_path,
-                    submitted_at=r.submitted_at,
-                    recorded_at=r.recorded_at,
-                )
-                .returning(attempts.c.id)
-            )
-        ).scalar_one()
-        keys = [ALL_TIME, *r.season_keys] + ([challenge_key(challenge.id)] if challenge else [])
+        attempt_id = await _insert_id(
+            conn,
+            attempts,
+            dict(
+                community_id=r.community_id,
+                dance_id=r.dance_id,
+                member_id=member_id,
+                challenge_id=challenge.id if challenge else None,
+                score=r.score,
+                form=r.form,
+                timing=r.timing,
+                parts=r.parts,
+                result=r.result,
+                content_hash=r.content_hash,
+                clip_path=r.clip_path,
+                card_path=r.card_path,
+                submitted_at=r.submitted_at,
+                recorded_at=r.recorded_at,
+            ),
+        )
+        keys = [ALL_TIME, *r.season_keys] + ([format_challenge_key(challenge.id)] if challenge else [])
         improved = {key: await self._improve(conn, r, member_id, attempt_id, key) for key in keys}
         if r.job_id is not None:
             await conn.execute(
                 jobs.update().where(jobs.c.id == r.job_id).values(status="done", finished_at=r.recorded_at)
             )
-        attempt = (await _attempts(conn, attempts.c.id == attempt_id, limit=1))[0]
+        attempt = (await _select_attempts(conn, attempts.c.id == attempt_id, limit=1))[0]
         return attempt, challenge, improved[ALL_TIME]
 
-    async def _member(self, conn: AsyncConnection, community_id: int, caller: Caller) -> int:
+    async def _lock_member(self, conn: AsyncConnection, community_id: int, caller: Caller) -> int:
         """Upsert the member (latest display name) and lock its row: one member's writes go one at a time."""
         await conn.execute(
             self.db.insert(members)
@@ -381,7 +380,7 @@ class SqlCommunityStore:
     ) -> bool:
         """Make this attempt the member's best on one board if it beats the held one; keep the total in step.
 
-        Safe without further locks: only this member's transactions touch these rows, and `_member` has
+        Safe without further locks: only this member's transactions touch these rows, and `_lock_member` has
         locked the member row.
         """
         held = (
@@ -424,9 +423,9 @@ class SqlCommunityStore:
         )
         return True
 
-    async def history(self, community_id: int, caller: Caller, limit: int) -> list[Attempt]:
+    async def list_attempts(self, community_id: int, caller: Caller, limit: int) -> list[Attempt]:
         async with self.db.read() as conn:
-            return await _attempts(
+            return await _select_attempts(
                 conn,
                 (attempts.c.community_id == community_id)
                 & (members.c.platform == caller.platform)
@@ -436,17 +435,19 @@ class SqlCommunityStore:
 
     # ---- boards -----------------------------------------------------------------------------------------
 
-    async def dance_board(self, dance_id: int, period_key: str, limit: int) -> list[LeaderboardEntry]:
+    async def read_dance_board(self, dance_id: int, period_key: str, limit: int) -> list[LeaderboardEntry]:
         """Best per user on one dance, best first; ties go to the earlier attempt."""
         async with self.db.read() as conn:
-            return await _dance_board(conn, dance_id, period_key, limit)
+            return await _select_dance_board(conn, dance_id, period_key, limit)
 
-    async def overall_board(self, community_id: int, period_key: str, limit: int | None) -> list[LeaderboardEntry]:
+    async def read_overall_board(self, community_id: int, period_key: str, limit: int | None) -> list[LeaderboardEntry]:
         """Sum of each user's best per dance, highest first; ties go to whoever reached it first."""
         async with self.db.read() as conn:
-            return await _overall_board(conn, community_id, period_key, limit)
+            return await _select_overall_board(conn, community_id, period_key, limit)
 
-    async def dance_standing(self, dance_id: int, period_key: str, caller: Caller) -> tuple[int, int, float] | None:
+    async def find_dance_standing(
+        self, dance_id: int, period_key: str, caller: Caller
+    ) -> tuple[int, int, float] | None:
         """(rank, board size, best score) of the caller on a dance board, or None if not on it."""
         async with self.db.read() as conn:
             mine = (
@@ -464,31 +465,26 @@ class SqlCommunityStore:
             if mine is None:
                 return None
             board = (bests.c.dance_id == dance_id) & (bests.c.period_key == period_key)
-            ahead = (
-                (bests.c.score > mine.score)
-                | ((bests.c.score == mine.score) & (bests.c.achieved_at < mine.achieved_at))
-                | ((bests.c.score == mine.score) & (bests.c.achieved_at == mine.achieved_at) & (bests.c.id < mine.id))
-            )
+            ranking = (bests.c.score, bests.c.achieved_at, bests.c.id)
             counts = (
                 await conn.execute(
                     sa.select(
-                        sa.func.count().filter(ahead),
-                        sa.func.count(),
-                    ).where(board)
+                        _count_ahead(bests, board, ranking, (mine.score, mine.achieved_at, mine.id)),
+                        sa.select(sa.func.count()).select_from(bests).where(board).scalar_subquery(),
+                    )
                 )
             ).one()
         return int(counts[0]) + 1, int(counts[1]), float(mine.score)
 
-    async def standings(self, community_id: int, caller: Caller, period_key: str) -> list[Standing]:
+    async def list_standings(self, community_id: int, caller: Caller, period_key: str) -> list[Standing]:
         """The caller's rank on every dance board they are on (by dance name), then overall."""
         other = bests.alias("other")
         same_board = (other.c.dance_id == bests.c.dance_id) & (other.c.period_key == bests.c.period_key)
-        ahead = (other.c.score > bests.c.score) | (
-            (other.c.score == bests.c.score)
-            & (
-                (other.c.achieved_at < bests.c.achieved_at)
-                | ((other.c.achieved_at == bests.c.achieved_at) & (other.c.id < bests.c.id))
-            )
+        ahead = _count_ahead(
+            other,
+            same_board,
+            (other.c.score, other.c.achieved_at, other.c.id),
+            (bests.c.score, bests.c.achieved_at, bests.c.id),
         )
         me = (
             (members.c.community_id == community_id)
@@ -500,11 +496,7 @@ class SqlCommunityStore:
                 sa.select(
                     dances.c.name,
                     bests.c.score,
-                    sa.select(sa.func.count())
-                    .select_from(other)
-                    .where(same_board & ahead)
-                    .scalar_subquery()
-                    .label("ahead"),
+                    ahead.label("ahead"),
                     sa.select(sa.func.count()).select_from(other).where(same_board).scalar_subquery().label("size"),
                 )
                 .join(members, members.c.id == bests.c.member_id)
@@ -522,15 +514,14 @@ class SqlCommunityStore:
             ).one_or_none()
             if mine is not None:
                 board = (totals.c.community_id == community_id) & (totals.c.period_key == period_key)
-                ahead_total = (totals.c.points > mine.points) | (
-                    (totals.c.points == mine.points)
-                    & (
-                        (totals.c.reached < mine.reached)
-                        | ((totals.c.reached == mine.reached) & (totals.c.member_id < mine.member_id))
-                    )
-                )
+                ranking = (totals.c.points, totals.c.reached, totals.c.member_id)
                 counts = (
-                    await conn.execute(sa.select(sa.func.count().filter(ahead_total), sa.func.count()).where(board))
+                    await conn.execute(
+                        sa.select(
+                            _count_ahead(totals, board, ranking, (mine.points, mine.reached, mine.member_id)),
+                            sa.select(sa.func.count()).select_from(totals).where(board).scalar_subquery(),
+                        )
+                    )
                 ).one()
                 result.append(Standing("overall", int(counts[0]) + 1, mine.points / 1000, int(counts[1])))
         return result
@@ -548,37 +539,35 @@ class SqlCommunityStore:
     ) -> Challenge:
         try:
             async with self.db.write() as conn:
-                challenge_id = (
-                    await conn.execute(
-                        challenges.insert()
-                        .values(
-                            community_id=community_id,
-                            dance_id=dance_id,
-                            started_by=started_by,
-                            starts_at=starts_at,
-                            ends_at=ends_at,
-                            channel=channel,
-                        )
-                        .returning(challenges.c.id)
-                    )
-                ).scalar_one()
-                return (await _challenges(conn, challenges.c.id == challenge_id))[0]
+                challenge_id = await _insert_id(
+                    conn,
+                    challenges,
+                    dict(
+                        community_id=community_id,
+                        dance_id=dance_id,
+                        started_by=started_by,
+                        starts_at=starts_at,
+                        ends_at=ends_at,
+                        channel=channel,
+                    ),
+                )
+                return (await _select_challenges(conn, challenges.c.id == challenge_id))[0]
         except IntegrityError as exc:
             raise ChallengeError("A challenge for this dance is already running here.") from exc
 
-    async def open_challenges(self, community_id: int) -> list[Challenge]:
+    async def list_open_challenges(self, community_id: int) -> list[Challenge]:
         async with self.db.read() as conn:
-            return await _challenges(
+            return await _select_challenges(
                 conn, (challenges.c.community_id == community_id) & challenges.c.closed_at.is_(None)
             )
 
-    async def latest_challenge(self, community_id: int, dance_id: int | None) -> Challenge | None:
+    async def find_latest_challenge(self, community_id: int, dance_id: int | None) -> Challenge | None:
         """The open challenge (of the dance, if given), else the one that started last."""
         where = challenges.c.community_id == community_id
         if dance_id is not None:
             where &= challenges.c.dance_id == dance_id
         async with self.db.read() as conn:
-            found = await _challenges(
+            found = await _select_challenges(
                 conn,
                 where,
                 order=(challenges.c.closed_at.is_(None).desc(), challenges.c.starts_at.desc()),
@@ -586,12 +575,12 @@ class SqlCommunityStore:
             )
         return found[0] if found else None
 
-    async def due_challenges(self, now: datetime) -> list[Challenge]:
+    async def list_due_challenges(self, now: datetime) -> list[Challenge]:
         """Open challenges (in every community) whose deadline has passed."""
         async with self.db.read() as conn:
-            return await _challenges(conn, challenges.c.closed_at.is_(None) & (challenges.c.ends_at <= now))
+            return await _select_challenges(conn, challenges.c.closed_at.is_(None) & (challenges.c.ends_at <= now))
 
-    async def next_deadline(self) -> datetime | None:
+    async def find_next_deadline(self) -> datetime | None:
         async with self.db.read() as conn:
             return (
                 await conn.execute(sa.select(sa.func.min(challenges.c.ends_at)).where(challenges.c.closed_at.is_(None)))
@@ -611,13 +600,13 @@ class SqlCommunityStore:
             )
             if closed.rowcount != 1:
                 return None
-            challenge = (await _challenges(conn, challenges.c.id == challenge_id))[0]
-            standings = await _dance_board(conn, challenge.dance_id, challenge_key(challenge_id), top)
+            challenge = (await _select_challenges(conn, challenges.c.id == challenge_id))[0]
+            standings = await _select_dance_board(conn, challenge.dance_id, format_challenge_key(challenge_id), top)
             await conn.execute(
                 announcements.insert().values(
                     community_id=challenge.community_id,
                     challenge_id=challenge_id,
-                    standings=[_entry_json(e) for e in standings],
+                    standings=[_entry_to_json(e) for e in standings],
                     created_at=now,
                 )
             )
@@ -661,7 +650,9 @@ class SqlCommunityStore:
                     .order_by(announcements.c.id)
                 )
             ).all()
-            found = {c.id: c for c in await _challenges(conn, challenges.c.id.in_([r.challenge_id for r in rows]))}
+            found = {
+                c.id: c for c in await _select_challenges(conn, challenges.c.id.in_([r.challenge_id for r in rows]))
+            }
         return [
             Announcement(
                 id=r.id,
@@ -687,10 +678,36 @@ class SqlCommunityStore:
             return done.rowcount == 1
 
 
+def _count_ahead(
+    table: sa.FromClause,
+    board: sa.ColumnElement[bool],
+    ranking: tuple[sa.ColumnElement[Any], sa.ColumnElement[Any], sa.ColumnElement[Any]],
+    mine: tuple[Any, Any, Any],
+) -> sa.ColumnElement[int]:
+    """How many rows of a board rank ahead of `mine`, the board ordered by (value DESC, time, id).
+
+    Three counts, one per tie level, so each is a range of the board's index (it stops at the rank
+    instead of reading the whole board); `mine` may be values or columns of an outer query.
+    """
+    (value, time, row_id), (my_value, my_time, my_id) = ranking, mine
+    levels = (
+        value > my_value,
+        (value == my_value) & (time < my_time),
+        (value == my_value) & (time == my_time) & (row_id < my_id),
+    )
+    counts = [sa.select(sa.func.count()).select_from(table).where(board & level).scalar_subquery() for level in levels]
+    return counts[0] + counts[1] + counts[2]
+
+
+async def _insert_id(conn: AsyncConnection, table: sa.Table, values: dict[str, Any]) -> int:
+    """Insert one row and return its new id."""
+    return (await conn.execute(table.insert().values(**values).returning(table.c.id))).scalar_one()
+
+
 # ---- queries shared by the methods above -------------------------------------------------------------------
 
 
-def _community_query(ref: CommunityRef) -> sa.Select[Any]:
+def _select_community(ref: CommunityRef) -> sa.Select[Any]:
     return sa.select(communities).where(
         (communities.c.platform == ref.platform) & (communities.c.external_id == ref.external_id)
     )
@@ -700,7 +717,7 @@ def _community(row: sa.Row[Any]) -> Community:
     return Community(row.id, row.platform, row.external_id, Season(row.season))
 
 
-async def _dances(conn: AsyncConnection, where: sa.ColumnElement[bool]) -> list[Dance]:
+async def _select_dances(conn: AsyncConnection, where: sa.ColumnElement[bool]) -> list[Dance]:
     rows = (await conn.execute(sa.select(dances).where(where).order_by(dances.c.name))).all()
     aliases: dict[int, list[str]] = {r.id: [] for r in rows}
     if rows:
@@ -728,7 +745,7 @@ async def _dances(conn: AsyncConnection, where: sa.ColumnElement[bool]) -> list[
     ]
 
 
-async def _attempts(conn: AsyncConnection, where: sa.ColumnElement[bool], limit: int) -> list[Attempt]:
+async def _select_attempts(conn: AsyncConnection, where: sa.ColumnElement[bool], limit: int) -> list[Attempt]:
     rows = await conn.execute(
         sa.select(*_ATTEMPT_COLUMNS)
         .join(members, members.c.id == attempts.c.member_id)
@@ -760,7 +777,7 @@ async def _attempts(conn: AsyncConnection, where: sa.ColumnElement[bool], limit:
     ]
 
 
-async def _challenges(
+async def _select_challenges(
     conn: AsyncConnection,
     where: sa.ColumnElement[bool],
     order: Sequence[sa.ColumnElement[Any]] = (challenges.c.ends_at,),
@@ -801,10 +818,12 @@ async def _open_challenge_at(conn: AsyncConnection, dance_id: int, at: datetime)
     ).first()
     if row is None:
         return None
-    return (await _challenges(conn, challenges.c.id == row.id))[0]
+    return (await _select_challenges(conn, challenges.c.id == row.id))[0]
 
 
-async def _dance_board(conn: AsyncConnection, dance_id: int, period_key: str, limit: int) -> list[LeaderboardEntry]:
+async def _select_dance_board(
+    conn: AsyncConnection, dance_id: int, period_key: str, limit: int
+) -> list[LeaderboardEntry]:
     rows = await conn.execute(
         sa.select(bests.c.score, bests.c.achieved_at, members.c.platform, members.c.user_id, members.c.display_name)
         .join(members, members.c.id == bests.c.member_id)
@@ -818,7 +837,7 @@ async def _dance_board(conn: AsyncConnection, dance_id: int, period_key: str, li
     ]
 
 
-async def _overall_board(
+async def _select_overall_board(
     conn: AsyncConnection, community_id: int, period_key: str, limit: int | None
 ) -> list[LeaderboardEntry]:
     rows = await conn.execute(
@@ -854,7 +873,7 @@ async def _rebuild_totals(conn: AsyncConnection, community_id: int) -> None:
     )
 
 
-def _entry_json(entry: LeaderboardEntry) -> dict[str, Any]:
+def _entry_to_json(entry: LeaderboardEntry) -> dict[str, Any]:
     return {
         "rank": entry.rank,
         "platform": entry.platform,

@@ -39,10 +39,10 @@ async def test_attempts_inside_the_window_count(world: World) -> None:
     other = await s.submit_attempt(user(3), HERE, "savage", world.video(score=9.0))
     assert other.challenge is None  # no challenge on that dance
 
-    [status] = await s.challenge_status(HERE)
+    [status] = await s.show_challenges(HERE)
     assert [e.user_id for e in status.standings] == ["u3", "u2"]
     assert status.seconds_left == pytest.approx(110 * 60)
-    board = await s.leaderboard(HERE, period=Period.CHALLENGE)
+    board = await s.show_leaderboard(HERE, period=Period.CHALLENGE)
     assert board.dance == "renegade" and [e.score for e in board.entries] == [7.0, 6.0]
     assert board.period_label == f"challenge #{challenge.id} (renegade)"
 
@@ -66,8 +66,8 @@ async def test_one_open_challenge_per_dance_and_only_moderators(world: World) ->
         await s.end_challenge(MOD, HERE)
     with pytest.raises(NotModeratorError):
         await s.end_challenge(user(1), HERE, "savage")
-    assert len(await s.challenge_status(HERE)) == 2
-    assert await s.challenge_status(ELSEWHERE) == []
+    assert len(await s.show_challenges(HERE)) == 2
+    assert await s.show_challenges(ELSEWHERE) == []
 
 
 async def test_early_end_closes_and_announces(world: World) -> None:
@@ -103,8 +103,8 @@ async def test_challenge_that_ends_while_the_process_is_down(database_factory, t
 
     restarted_db = database_factory()
     async with community_service(settings, engine=first.engine, clock=first.clock, database=restarted_db) as s:
-        assert await s.challenge_status(HERE) == []  # closed on start
-        board = await s.leaderboard(HERE, period="challenge")
+        assert await s.show_challenges(HERE) == []  # closed on start
+        board = await s.show_leaderboard(HERE, period="challenge")
         assert board.challenge is not None and board.challenge.close_reason == "deadline"
         assert board.challenge.closed_at == first.clock.now()
         [announcement] = await s.claim_announcements("discord", "bot-1")
@@ -172,13 +172,13 @@ async def test_challenge_clock_closes_at_the_deadline(world: World) -> None:
     stop = asyncio.Event()
     clock_task = asyncio.create_task(s.run_challenge_clock(stop, poll_s=0.05))
     await asyncio.sleep(0.2)
-    assert len(await s.challenge_status(HERE)) == 1
+    assert len(await s.show_challenges(HERE)) == 1
     world.clock.advance(minutes=5)
     for _ in range(100):
-        if not await s.challenge_status(HERE):
+        if not await s.show_challenges(HERE):
             break
         await asyncio.sleep(0.05)
     stop.set()
     await asyncio.wait_for(clock_task, 5)
-    assert await s.challenge_status(HERE) == []
+    assert await s.show_challenges(HERE) == []
     assert len(await s.claim_announcements("discord", "bot")) == 1

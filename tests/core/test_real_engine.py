@@ -52,7 +52,11 @@ async def test_dance_registered_and_scored_with_the_real_engine(tmp_path: Path) 
         assert scored.result.backend.startswith("mediapipe")
         assert 1.0 <= scored.attempt.score <= 10.0 and scored.standing.rank == 1
         assert set(scored.attempt.parts) <= {"arms", "legs", "torso", "head"}
-        board = await service.leaderboard(HERE, "squat")
+        # the annotated clip and the card were rendered where the service asked, and are on the attempt
+        assert scored.attempt.clip_path and Path(scored.attempt.clip_path).stat().st_size > 10_000
+        assert scored.attempt.card_path and Path(scored.attempt.card_path).stat().st_size > 1_000
+        assert Path(scored.attempt.clip_path).parent == tmp_path / "media" / "attempts" / str(dance.community_id)
+        board = await service.show_leaderboard(HERE, "squat")
         assert [(e.user_id, e.score) for e in board.entries] == [("u1", scored.attempt.score)]
     finally:
         await db.dispose()

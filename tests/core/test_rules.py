@@ -20,7 +20,7 @@ from bot.core.errors import (
     UnknownDanceError,
     UnreadableVideoError,
 )
-from bot.core.models import Caller, Limits, Period, Season
+from bot.core.models import Caller, CommunityRef, Limits, Period, Season
 
 from .world import ELSEWHERE, HERE, MOD, World, user
 
@@ -88,7 +88,7 @@ async def test_attempt_is_scored_ranked_and_kept_in_history(world: World) -> Non
     worse = await world.service.submit_attempt(user(1), HERE, "renegade", world.video(score=6.0))
     assert not worse.personal_best and worse.standing.rank == 2 and worse.standing.score == 7.5
 
-    profile = await world.service.me(user(1), HERE)
+    profile = await world.service.show_profile(user(1), HERE)
     assert [a.score for a in profile.attempts] == [6.0, 7.5]
     assert [(s.board, s.rank, s.score, s.of) for s in profile.standings] == [
         ("renegade", 2, 7.5, 2),
@@ -109,7 +109,7 @@ async def test_board_keeps_best_per_user_and_breaks_ties_by_earlier_time(world: 
     await s.submit_attempt(user(3), HERE, "renegade", world.video(score=7.0))
     await s.submit_attempt(user(3), HERE, "savage", world.video(score=5.0))
 
-    board = await s.leaderboard(HERE, "renegade")
+    board = await s.show_leaderboard(HERE, "renegade")
     assert [(e.rank, e.user_id, e.score) for e in board.entries] == [
         (1, "u2", 8.0),
         (2, "u1", 8.0),
@@ -117,7 +117,10 @@ async def test_board_keeps_best_per_user_and_breaks_ties_by_earlier_time(world: 
     ]
     assert board.dance == "renegade" and board.period_label == "all time"
 
-    overall = await s.leaderboard(HERE)  # sum of best per dance
+    tied = (await s.show_profile(user(1), HERE)).standings  # same 8.0 as user 2, reached later
+    assert [(x.board, x.rank, x.of) for x in tied] == [("renegade", 2, 3), ("overall", 3, 3)]
+
+    overall = await s.show_leaderboard(HERE)  # sum of best per dance
     assert [(e.user_id, e.score, e.dances) for e in overall.entries] == [
         ("u3", 12.0, 2),
         ("u2", 8.0, 1),
@@ -135,22 +138,22 @@ async def test_season_board_counts_only_this_season(world: World) -> None:
     world.clock.set(datetime(2026, 11, 10, 12, tzinfo=UTC))  # the next week
     await s.submit_attempt(user(3), HERE, "renegade", world.video(score=5.0))
 
-    monthly = await s.leaderboard(HERE, "renegade", Period.SEASON)
+    monthly = await s.show_leaderboard(HERE, "renegade", Period.SEASON)
     assert monthly.period_label == "season 2026-11"
     assert [e.user_id for e in monthly.entries] == ["u2", "u3"]
-    assert [e.user_id for e in (await s.leaderboard(HERE, "renegade", "all")).entries] == ["u1", "u2", "u3"]
+    assert [e.user_id for e in (await s.show_leaderboard(HERE, "renegade", "all")).entries] == ["u1", "u2", "u3"]
 
     await s.set_season(MOD, HERE, "weekly")
-    weekly = await s.leaderboard(HERE, "renegade", "season")
+    weekly = await s.show_leaderboard(HERE, "renegade", "season")
     assert weekly.period_label == "week 2026-W46" and [e.user_id for e in weekly.entries] == ["u3"]
 
     await s.set_season(MOD, HERE, Season.NONE)
-    unseasoned = await s.leaderboard(HERE, "renegade", "season")
+    unseasoned = await s.show_leaderboard(HERE, "renegade", "season")
     assert "no seasons" in unseasoned.period_label and len(unseasoned.entries) == 3
     with pytest.raises(NotModeratorError):
         await s.set_season(user(1), HERE, "weekly")
     with pytest.raises(InvalidInputError, match="all, season or challenge"):
-        await s.leaderboard(HERE, "renegade", "yearly")
+        await s.show_leaderboard(HERE, "renegade", "yearly")
 
 
 async def test_communities_never_see_each_other(world: World) -> None:
@@ -161,12 +164,12 @@ async def test_communities_never_see_each_other(world: World) -> None:
     await s.submit_attempt(user(1), HERE, "renegade", world.video(score=9.0))
     await s.submit_attempt(user(2, "telegram"), ELSEWHERE, "renegade", world.video(score=4.0))
 
-    assert [e.user_id for e in (await s.leaderboard(HERE, "renegade")).entries] == ["u1"]
-    assert [e.user_id for e in (await s.leaderboard(ELSEWHERE, "renegade")).entries] == ["u2"]
-    assert [e.user_id for e in (await s.leaderboard(ELSEWHERE)).entries] == ["u2"]
+    assert [e.user_id for e in (await s.show_leaderboard(HERE, "renegade")).entries] == ["u1"]
+    assert [e.user_id for e in (await s.show_leaderboard(ELSEWHERE, "renegade")).entries] == ["u2"]
+    assert [e.user_id for e in (await s.show_leaderboard(ELSEWHERE)).entries] == ["u2"]
     with pytest.raises(UnknownDanceError):
         await s.submit_attempt(user(2, "telegram"), ELSEWHERE, "only here", world.video())
-    assert (await s.me(user(1), ELSEWHERE)).attempts == []
+    assert (await s.show_profile(user(1), ELSEWHERE)).attempts == []
     assert [d.name for d in await s.list_dances(ELSEWHERE)] == ["renegade"]
 
 
@@ -186,11 +189,11 @@ async def test_same_video_is_recognised_and_not_counted_twice(world: World) -> N
     copy.write_bytes(clip.read_bytes())
     with pytest.raises(DuplicateAttemptError):
         await s.submit_attempt(user(1), HERE, "renegade", copy)
-    assert len((await s.me(user(1), HERE)).attempts) == 1
+    assert len((await s.show_profile(user(1), HERE)).attempts) == 1
     # another user, or another dance, is a separate attempt
     await s.submit_attempt(user(2), HERE, "renegade", clip)
     await s.submit_attempt(user(1), HERE, "savage", clip)
-    assert len((await s.leaderboard(HERE, "renegade")).entries) == 2
+    assert len((await s.show_leaderboard(HERE, "renegade")).entries) == 2
 
 
 async def test_one_running_job_per_user(world: World) -> None:
@@ -207,7 +210,7 @@ async def test_one_running_job_per_user(world: World) -> None:
     world.engine.gate.set()
     await asyncio.gather(first, other)
     await s.submit_attempt(user(1), HERE, "renegade", world.video(score=6.5))  # free again
-    assert [e.score for e in (await s.leaderboard(HERE, "renegade")).entries] == [6.5, 6.0]
+    assert [e.score for e in (await s.show_leaderboard(HERE, "renegade")).entries] == [6.5, 6.0]
 
 
 async def test_rate_limit_per_user_with_retry_time(world: World) -> None:
@@ -255,8 +258,8 @@ async def test_failed_analysis_records_nothing_and_frees_the_user(world: World) 
     with pytest.raises(AnalysisError) as failed:
         await world.service.submit_attempt(user(1), HERE, "renegade", world.video(extra="fail=no_dancer"))
     assert failed.value.engine_code == "no_dancer"
-    assert (await world.service.me(user(1), HERE)).attempts == []
-    assert (await world.service.leaderboard(HERE, "renegade")).entries == []
+    assert (await world.service.show_profile(user(1), HERE)).attempts == []
+    assert (await world.service.show_leaderboard(HERE, "renegade")).entries == []
     await world.service.submit_attempt(user(1), HERE, "renegade", world.video(score=5.0))
 
 
@@ -266,15 +269,15 @@ async def test_rename_keeps_the_board_and_remove_retires_the_dance(world: World)
     await s.submit_attempt(user(1), HERE, "renegade", world.video(score=8.0))
     renamed = await s.rename_dance(MOD, HERE, "renegade", "Renegade Classic")
     assert renamed.name == "Renegade Classic"
-    assert [e.score for e in (await s.leaderboard(HERE, "renegade classic")).entries] == [8.0]
+    assert [e.score for e in (await s.show_leaderboard(HERE, "renegade classic")).entries] == [8.0]
     assert (await s.find_dance(HERE, "renegade")).name == "Renegade Classic"  # a unique prefix still finds it
 
     await s.remove_dance(MOD, HERE, "renegade classic")
     assert await s.list_dances(HERE) == []
-    assert (await s.leaderboard(HERE)).entries == []
-    assert [a.dance_name for a in (await s.me(user(1), HERE)).attempts] == ["Renegade Classic"]
+    assert (await s.show_leaderboard(HERE)).entries == []
+    assert [a.dance_name for a in (await s.show_profile(user(1), HERE)).attempts] == ["Renegade Classic"]
     await add(world, "Renegade Classic")  # the name is free again, with an empty board
-    assert (await s.leaderboard(HERE, "renegade classic")).entries == []
+    assert (await s.show_leaderboard(HERE, "renegade classic")).entries == []
 
 
 async def test_dance_removed_while_scoring_leaves_no_half_written_attempt(world: World) -> None:
@@ -288,7 +291,7 @@ async def test_dance_removed_while_scoring_leaves_no_half_written_attempt(world:
     world.engine.gate.set()
     with pytest.raises(UnknownDanceError):
         await pending
-    assert (await s.me(user(1), HERE)).attempts == []
+    assert (await s.show_profile(user(1), HERE)).attempts == []
     await add(world, "salsa")
     await s.submit_attempt(user(1), HERE, "salsa", world.video(score=4.0))  # the job slot was freed
 
@@ -298,5 +301,20 @@ async def test_display_name_follows_the_latest_attempt(world: World) -> None:
     await world.service.submit_attempt(user(1), HERE, "renegade", world.video(score=5.0))
     renamed = Caller("discord", "u1", "New Name")
     await world.service.submit_attempt(renamed, HERE, "renegade", world.video(score=4.0))
-    [entry] = (await world.service.leaderboard(HERE, "renegade")).entries
+    [entry] = (await world.service.show_leaderboard(HERE, "renegade")).entries
     assert (entry.display_name, entry.score) == ("New Name", 5.0)
+
+
+async def test_odd_input_gets_a_clear_refusal_not_a_crash(world: World) -> None:
+    await add(world, "renegade")
+    with pytest.raises(InvalidInputError, match="Say which dance"):
+        await world.service.submit_attempt(user(1), HERE, "  ", world.video())
+    long_name = Caller("telegram", "77", "A" * 64 + " " + "B" * 64 + " extra")
+    await world.service.submit_attempt(long_name, HERE, "renegade", world.video(score=5.0))
+    [entry] = (await world.service.show_leaderboard(HERE, "renegade", limit=10_000)).entries
+    assert entry.display_name == "A" * 64 + " " + "B" * 63
+    assert Caller("discord", "9", "   ").display_name == "9"
+    with pytest.raises(InvalidInputError, match="not a valid platform and id"):
+        Caller("discord", "x" * 65, "too long")
+    with pytest.raises(InvalidInputError, match="platform:id"):
+        CommunityRef.parse("discord:")

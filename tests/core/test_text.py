@@ -11,14 +11,14 @@ from bot.config import ConfigError, SecretStr, Settings
 from bot.core.durations import parse_duration
 from bot.core.errors import InvalidInputError, TooLargeError, UnknownDanceError
 from bot.core.models import Season
-from bot.core.names import NameMatch, clean_name, edit_distance, match_name, name_key
+from bot.core.names import NameMatch, clean_name, count_edits, match_name, normalise_name
 
 NAMES = [("renegade", 1, "Renegade"), ("savagelove", 2, "Savage Love"), ("sayso", 3, "Say So")]
 
 
 def test_name_keys_ignore_case_spaces_punctuation_and_accents() -> None:
-    assert name_key("Say So") == name_key("say-so") == name_key("  SAY   so ") == "sayso"
-    assert name_key("Café Dance") == "cafedance"
+    assert normalise_name("Say So") == normalise_name("say-so") == normalise_name("  SAY   so ") == "sayso"
+    assert normalise_name("Café Dance") == "cafedance"
     assert clean_name("  Savage   Love ") == "Savage Love"
     for bad in ("", "   ", "!!", "x" * 41, "tab\x07bell"):
         with pytest.raises(InvalidInputError):
@@ -26,7 +26,7 @@ def test_name_keys_ignore_case_spaces_punctuation_and_accents() -> None:
 
 
 def test_fuzzy_match_resolves_clear_typos_and_suggests_otherwise() -> None:
-    assert edit_distance("renegade", "rengeade") == 1  # adjacent swap
+    assert count_edits("renegade", "rengeade") == 1  # adjacent swap
     assert match_name("renegad", NAMES).target == 1
     assert match_name("savage lov", NAMES).target == 2
     assert match_name("SAY SO", NAMES).target == 3
@@ -84,6 +84,6 @@ def test_settings_from_environment_and_env_file(tmp_path: Path) -> None:
 def test_score_breakdown_is_stored_as_plain_json() -> None:
     import numpy as np
 
-    from bot.core.service import plain_json
+    from bot.core.service import simplify_json
 
-    assert plain_json({"score": np.float32(7.5), "frames": {"n": np.int64(3)}}) == {"score": 7.5, "frames": {"n": 3}}
+    assert simplify_json({"score": np.float32(7.5), "frames": {"n": np.int64(3)}}) == {"score": 7.5, "frames": {"n": 3}}

@@ -23,9 +23,10 @@ class World:
         self.service = self.make_service(limits)
         self._n = 0
 
-    def make_service(self, limits: Limits | None = None) -> CommunityService:
+    def make_service(self, limits: Limits | None = None, db: Database | None = None) -> CommunityService:
+        """Another service on the same data; pass its own `db` to act like a separate process."""
         return CommunityService(
-            SqlCommunityStore(self.db),
+            SqlCommunityStore(db or self.db),
             self.engine,
             self.clock,
             media_dir=self.folder / "media",
