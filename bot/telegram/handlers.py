@@ -114,12 +114,12 @@ class TelegramHandlers:
     async def leaderboard(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
         args = list(context.args or [])
         period = args.pop().lower() if args and args[-1].lower() in PERIODS else "all"
-        board = await self.core.leaderboard(_where(_message(update)), " ".join(args) or None, period)
+        board = await self.core.show_leaderboard(_where(_message(update)), " ".join(args) or None, period)
         return describe_leaderboard(board)
 
     async def me(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
         message = _message(update)
-        return describe_profile(await self.core.me(_caller(message), _where(message)))
+        return describe_profile(await self.core.show_profile(_caller(message), _where(message)))
 
     async def challenge(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
         """`/challenge status [dance]`, and for administrators `start <dance> <duration>` and `end [dance]`."""
@@ -128,7 +128,7 @@ class TelegramHandlers:
         action = args.pop(0).lower() if args else "status"
         where = _where(message)
         if action == "status":
-            return describe_challenges(await self.core.challenge_status(where, " ".join(args) or None))
+            return describe_challenges(await self.core.show_challenges(where, " ".join(args) or None))
         if action == "start" and len(args) >= 2:
             caller = await self._moderator_caller(message, context)
             duration = parse_duration(args[-1])

@@ -153,7 +153,7 @@ async def test_two_users_at_once_are_scored_concurrently(telegram: TelegramWorld
     assert telegram.engine.running == 2  # neither waits for the other
     telegram.engine.gate.set()
     await api.wait_for(lambda m: len([x for x in api.sent if x.method == "sendPhoto"]) == 2)
-    board = await telegram.services.community.leaderboard(HERE, "renegade")
+    board = await telegram.services.community.show_leaderboard(HERE, "renegade")
     assert {e.display_name for e in board.entries} == {"One", "Two"}
 
 
@@ -196,7 +196,7 @@ async def test_moderator_commands_follow_chat_administrators(telegram: TelegramW
     await api.send_text(CHAT, api.user(5), "/challenge start renegade 2d", anonymous_admin=True)
     started = await api.wait_for(lambda m: m.body.startswith("Challenge #1 on “renegade” is on until"))
     assert started.method == "sendMessage"
-    assert [s.challenge.dance_name for s in await core.challenge_status(HERE)] == ["renegade"]
+    assert [s.challenge.dance_name for s in await core.show_challenges(HERE)] == ["renegade"]
     api.make_admin(CHAT, 6, owner=True)  # the owner (creator) moderates too
     await api.send_text(CHAT, api.user(6), "/challenge end")
     await api.wait_for(lambda m: m.body == "Challenge #1 on “renegade” has ended; the results follow.")
@@ -218,4 +218,4 @@ async def test_reference_dance_added_by_an_administrator(telegram: TelegramWorld
     assert sorted(d.name for d in await core.list_dances(HERE)) == ["Savage Love", "renegade"]
     assert list(telegram.services.flow.work_dir.iterdir()) == []
     member = Caller("telegram", "77", "x")
-    assert (await core.me(member, HERE)).attempts == []
+    assert (await core.show_profile(member, HERE)).attempts == []

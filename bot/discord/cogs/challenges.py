@@ -22,7 +22,7 @@ class Challenges(commands.Cog):
     @challenge.command(name="status", description="The running challenges and their standings")
     async def status(self, interaction: discord.Interaction, dance: str | None = None) -> None:
         async with refusals(interaction):
-            statuses = await self.services.community.challenge_status(where_of(interaction), dance)
+            statuses = await self.services.community.show_challenges(where_of(interaction), dance)
             await interaction.response.send_message(describe_challenges(statuses))
 
     @challenge.command(name="start", description="Start a challenge on a dance (moderators)")

@@ -28,7 +28,7 @@ class Leaderboards(commands.Cog):
         period: Literal["all", "season", "challenge"] = "all",
     ) -> None:
         async with refusals(interaction):
-            board = await self.services.community.leaderboard(where_of(interaction), dance, period)
+            board = await self.services.community.show_leaderboard(where_of(interaction), dance, period)
             await interaction.response.send_message(describe_leaderboard(board))
 
     @leaderboard.autocomplete("dance")
@@ -38,5 +38,5 @@ class Leaderboards(commands.Cog):
     @app_commands.command(name="me", description="Your scores and ranks on this server")
     @app_commands.guild_only()
     async def me(self, interaction: discord.Interaction) -> None:
-        profile = await self.services.community.me(caller_of(interaction), where_of(interaction))
+        profile = await self.services.community.show_profile(caller_of(interaction), where_of(interaction))
         await interaction.response.send_message(describe_profile(profile), ephemeral=True)
