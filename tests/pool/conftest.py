@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from pool_jobs import WorkerSettings  # noqa: E402
+from pool_jobs import WorkerSettings
 
 
 def run_async(coroutine, timeout_s: float = 120.0):
