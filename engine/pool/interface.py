@@ -54,6 +54,7 @@ class PoolStats:
     estimated_wait_s: float  # for a job submitted now
     mean_job_s: float  # the estimate of one job's run time in use
     outcomes: dict[str, int] = field(default_factory=dict)  # completed jobs by outcome (see OUTCOMES)
+    accepting: bool = True  # False once close() has begun
 
 
 @dataclass(frozen=True)

@@ -186,6 +186,7 @@ class ScheduledPool:
             estimated_wait_s=self.estimate_wait(),
             mean_job_s=self._mean_job_s,
             outcomes=dict(self._counters.outcomes),
+            accepting=not self._closed,
         )
 
     def add_listener(self, listener: Listener) -> None:
