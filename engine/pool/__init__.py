@@ -15,6 +15,7 @@ from engine.pool.errors import (
     QueueFullError,
     WorkerCrashError,
 )
+from engine.pool.inline import InlinePool
 from engine.pool.interface import OUTCOMES, EnginePool, JobReport, PoolSettings, PoolStats, Progress
 from engine.pool.local import LocalPool
 from engine.pool.placement import WorkerPlan, plan_workers
@@ -22,6 +23,7 @@ from engine.pool.placement import WorkerPlan, plan_workers
 __all__ = [
     "OUTCOMES",
     "EnginePool",
+    "InlinePool",
     "InternalError",
     "JobReport",
     "JobTimeoutError",
