@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import itertools
 import logging
 import multiprocessing
@@ -23,7 +22,7 @@ from typing import Any
 from engine.errors import EngineError
 from engine.pool.errors import ErrorPayload, PoolError, decode_error
 from engine.pool.interface import PoolSettings, Progress
-from engine.pool.placement import WorkerPlan, plan_workers
+from engine.pool.placement import WorkerPlan, plan_workers, worker_settings
 from engine.pool.scheduler import ScheduledPool, Slot, WorkerLostError
 from engine.pool.worker import serve
 from engine.result import ScoreResult
@@ -45,15 +44,6 @@ def describe_exit(exitcode: int | None) -> str:
     return f"exited with status {exitcode}"
 
 
-def worker_settings(settings: Any, plan: WorkerPlan) -> Any:
-    """The engine settings for one worker: its device and thread budget, the rest as given."""
-    if not dataclasses.is_dataclass(settings):
-        return settings
-    names = {f.name for f in dataclasses.fields(settings)}
-    changes = {"device": plan.device, "pose_threads": plan.threads}
-    return dataclasses.replace(settings, **{k: v for k, v in changes.items() if k in names})
-
-
 class ProcessSlot:
     """One spawned worker process and the pipe to it."""
 
@@ -72,6 +62,7 @@ class ProcessSlot:
         self._ready: asyncio.Future[int] | None = None
         self._current: tuple[int, asyncio.Future[ScoreResult], Progress] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._reader: threading.Thread | None = None
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -135,20 +126,22 @@ class ProcessSlot:
 
     # --- internals -----------------------------------------------------------------------------------------
     async def _kill(self) -> None:
-        process, conn = self._process, self._conn
-        self._process, self._conn = None, None
+        process, conn, reader = self._process, self._conn, self._reader
+        self._process, self._conn, self._reader = None, None, None
         self._generation += 1
         if process is not None:
             if process.is_alive():
                 process.kill()
             await asyncio.to_thread(process.join, _STOP_GRACE_S)
+        if reader is not None:  # it sees the pipe close once the process is gone
+            await asyncio.to_thread(reader.join, _STOP_GRACE_S)
+        if process is not None:
             process.close()
         if conn is not None:
             conn.close()
 
     def _read(self, conn: Connection, process: BaseProcess, generation: int) -> None:
         """Reader thread: forward every message to the loop; report the worker's exit when the pipe closes."""
-        assert self._loop is not None
         while True:
             try:
                 message = conn.recv()
@@ -156,13 +149,18 @@ class ProcessSlot:
                 break
             except Exception as e:  # a message that does not unpickle: fail the job, keep reading
                 message = ("undecodable", repr(e))
-            self._loop.call_soon_threadsafe(self._on_message, generation, message)
+            self._post(self._on_message, generation, message)
         try:
             process.join(_STOP_GRACE_S)
             exitcode = process.exitcode
         except ValueError:  # already closed by _kill
             exitcode = None
-        self._loop.call_soon_threadsafe(self._on_exit, generation, exitcode)
+        self._post(self._on_exit, generation, exitcode)
+
+    def _post(self, callback: Any, *args: Any) -> None:
+        assert self._loop is not None
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
+            self._loop.call_soon_threadsafe(callback, *args)
 
     def _on_message(self, generation: int, message: tuple[Any, ...]) -> None:
         if generation != self._generation:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from engine.pool.interface import PoolSettings
 
@@ -72,3 +74,12 @@ def plan_workers(
         raise ValueError("the pool settings leave no worker to run jobs on")
     threads = max(1, cpus // len(devices))
     return [WorkerPlan(device, threads) for device in devices]
+
+
+def worker_settings(settings: Any, plan: WorkerPlan) -> Any:
+    """The engine settings for one worker: its device and thread budget, the rest as given."""
+    if not dataclasses.is_dataclass(settings):
+        return settings
+    names = {f.name for f in dataclasses.fields(settings)}
+    changes = {"device": plan.device, "pose_threads": plan.threads}
+    return dataclasses.replace(settings, **{k: v for k, v in changes.items() if k in names})

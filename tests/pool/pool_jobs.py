@@ -78,3 +78,30 @@ def make_result(task: Task, pid: int) -> ScoreResult:
         backend=f"pid {pid}",
         seconds={"pose": task.seconds, "score": 0.01},
     )
+
+
+@dataclass(frozen=True)
+class ClipOptions:
+    """Stands in for `engine.api.CompareOptions`: where the annotated clip should be written."""
+
+    clip_path: str | None = None
+    card_path: str | None = None
+
+
+@dataclass(frozen=True)
+class FileTask:
+    """Stands in for `engine.api.ScoreJob`: two input files and an output path."""
+
+    reference: str
+    attempt: str
+    options: ClipOptions = ClipOptions()
+    reference_video: str | None = None
+
+
+def join_files(task: FileTask, settings: WorkerSettings, progress) -> ScoreResult:
+    """Read both inputs where the job says they are and write their concatenation as the 'clip'."""
+    content = Path(task.reference).read_bytes() + Path(task.attempt).read_bytes()
+    Path(task.options.clip_path).write_bytes(content)
+    result = make_result(Task("join", tag=task.reference), os.getpid())
+    result.clip_path = task.options.clip_path
+    return result
