@@ -7,6 +7,7 @@ backends (local processes by default, Ray for several machines, threads as a tes
     await pool.close(drain=True)
 """
 
+from engine.pool.backends import BACKENDS, create_pool
 from engine.pool.errors import (
     InternalError,
     JobTimeoutError,
@@ -21,6 +22,7 @@ from engine.pool.local import LocalPool
 from engine.pool.placement import WorkerPlan, plan_workers
 
 __all__ = [
+    "BACKENDS",
     "OUTCOMES",
     "EnginePool",
     "InlinePool",
@@ -36,5 +38,6 @@ __all__ = [
     "QueueFullError",
     "WorkerCrashError",
     "WorkerPlan",
+    "create_pool",
     "plan_workers",
 ]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
-import math
 import time
 import uuid
 from collections import Counter, deque
@@ -102,7 +101,7 @@ class ScheduledPool:
         self._mean_job_s = settings.expected_job_s
         self._start_s = 5.0  # how long a worker takes to start, measured at start()
         self._closed = False
-        self._started = False
+        self._starting: asyncio.Future[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -112,9 +111,11 @@ class ScheduledPool:
 
     # --- EnginePool ----------------------------------------------------------------------------------------
     async def start(self) -> None:
-        if self._started:
-            return
-        self._started = True
+        if self._starting is None:
+            self._starting = asyncio.ensure_future(self._start())
+        await asyncio.shield(self._starting)
+
+    async def _start(self) -> None:
         t0 = time.monotonic()
         self._states = [_SlotState(slot) for slot in self._create_slots()]
         results = await asyncio.gather(*(s.slot.start() for s in self._states), return_exceptions=True)
@@ -139,8 +140,7 @@ class ScheduledPool:
     async def submit(self, job: Any, progress: Progress | None = None) -> ScoreResult:
         if self._closed:
             raise PoolClosedError()
-        if not self._started:
-            await self.start()
+        await self.start()
         wait = self.estimate_wait()
         if len(self._queue) >= self.settings.max_queue or wait > self.settings.max_wait_s:
             self._report(JobReport("refused", QueueFullError.code, 0.0, 0.0))
@@ -160,7 +160,7 @@ class ScheduledPool:
     def estimate_wait(self) -> float:
         """Simulate the queue on the workers with the running mean job duration."""
         if not self._states:
-            return 0.0 if not self._started else math.inf
+            return 0.0 if self._starting is None else self._start_s
         now = time.monotonic()
         mean = self._mean_job_s
         free_at = []

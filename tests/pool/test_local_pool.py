@@ -319,3 +319,13 @@ def test_a_pool_whose_workers_cannot_start_says_why(worker_settings):
         return error.value
 
     assert "no_such_function" in str(run_async(scenario()))
+
+
+def test_jobs_submitted_before_the_pool_started_wait_for_its_workers(worker_settings):
+    async def scenario():
+        pool = make_pool(worker_settings, workers=1)
+        results = await asyncio.gather(*(pool.submit(Task("score", tag=str(i))) for i in range(3)))
+        await pool.close()
+        return results
+
+    assert [r.feedback for r in run_async(scenario())] == [["0"], ["1"], ["2"]]

@@ -7,7 +7,7 @@ import pickle
 import pytest
 
 from engine.errors import EngineError, NoDancerError, VideoError
-from engine.pool import PoolSettings, QueueFullError, plan_workers
+from engine.pool import PoolSettings, QueueFullError, create_pool, plan_workers
 from engine.pool.errors import InternalError, decode_error, describe_duration, encode_error
 from engine.pool.local import describe_exit
 
@@ -59,3 +59,8 @@ def test_waits_and_exits_are_described_in_words():
     assert "about 15 minutes" in str(QueueFullError(900))
     assert pickle.loads(pickle.dumps(QueueFullError(900, 840))).estimated_wait_s == 900
     assert describe_exit(-9) == "killed by SIGKILL" and describe_exit(3) == "exited with status 3"
+
+
+def test_an_unknown_backend_name_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match="local, ray, inline"):
+        create_pool("celery", engine_settings=None)
