@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -51,6 +52,8 @@ class RunReport:
     lost: int = 0
     mean_job_s: float = 0.0
     warm_up_job_s: float = 0.0
+    load_before: float = 0.0  # 1-minute load average of the machine (other processes share the cores)
+    load_after: float = 0.0
 
     @property
     def throughput_per_min(self) -> float:
@@ -72,6 +75,7 @@ class RunReport:
             "latency_p95_s": round(float(np.percentile(lat, 95)), 1),
             "warm_up_job_s": round(self.warm_up_job_s, 2),
             "mean_job_run_s": round(self.mean_job_s, 2),
+            "load_avg_1m_before_after": [round(self.load_before, 2), round(self.load_after, 2)],
         }
 
 
@@ -95,6 +99,7 @@ async def run_load(
     await pool.submit(jobs[0])
     warm = time.monotonic() - t0
     report = RunReport(workers, plans[0].threads, len(jobs), 0.0, 0, warm_up_job_s=warm)
+    report.load_before = os.getloadavg()[0]
 
     async def one(job: ScoreJob) -> None:
         start = time.monotonic()
@@ -113,12 +118,19 @@ async def run_load(
     tasks = [asyncio.create_task(one(job)) for job in jobs]
     done, pending = await asyncio.wait(tasks, timeout=timeout_s * len(jobs))
     report.wall_s = time.monotonic() - t0
+    report.load_after = os.getloadavg()[0]
     report.lost = len(pending) + sum(1 for t in done if t.exception() is not None)
     for task in pending:
         task.cancel()
     report.mean_job_s = pool.stats().mean_job_s
     await pool.close(drain=False)
     return report
+
+
+def pooled_rate(reports: list[RunReport]) -> float:
+    """Jobs completed per minute over several runs together."""
+    wall = sum(r.wall_s for r in reports)
+    return 60.0 * sum(r.completed for r in reports) / wall if wall > 0 else 0.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-wait", type=float, default=14 * 60, help="admission limit, seconds")
     parser.add_argument("--threads", type=int, help="pose threads per worker (default: cores / workers)")
     parser.add_argument("--timeout", type=float, default=600, help="per-job time limit, seconds")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat the worker counts, interleaved")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
@@ -153,9 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     summaries = [r.summary() for r in reports]
     for s in summaries:
         print(json.dumps(s))
-    if len(reports) >= 2 and reports[0].throughput_per_min > 0:
-        ratio = reports[-1].throughput_per_min / reports[0].throughput_per_min
-        print(f"throughput {args.workers[-1]} workers / {args.workers[0]} worker: {ratio:.2f}x")
+    rates = {n: pooled_rate([r for r in reports if r.workers == n]) for n in args.workers}
+    for n in args.workers[1:]:
+        if rates[args.workers[0]] > 0:
+            ratio = rates[n] / rates[args.workers[0]]
+            print(f"throughput with {n} workers / with {args.workers[0]}: {ratio:.2f}x (all rounds pooled)")
     if args.json:
         args.json.write_text(json.dumps({"runs": summaries, "args": vars(args)}, indent=2, default=str))
     return 1 if any(r.lost for r in reports) else 0

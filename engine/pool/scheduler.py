@@ -99,6 +99,7 @@ class ScheduledPool:
         self._listeners: list[Listener] = []
         self._counters = _Counters()
         self._mean_job_s = settings.expected_job_s
+        self._measured = False  # whether _mean_job_s comes from a finished job yet
         self._start_s = 5.0  # how long a worker takes to start, measured at start()
         self._closed = False
         self._starting: asyncio.Future[None] | None = None
@@ -265,7 +266,9 @@ class ScheduledPool:
                 state.ready = False
         if outcome in ("ok", "rejected"):
             ran = time.monotonic() - (entry.started_at or entry.submitted_at)
-            self._mean_job_s += _EWMA_WEIGHT * (ran - self._mean_job_s)
+            weight = _EWMA_WEIGHT if self._measured else 1.0  # the first real job replaces the prior
+            self._mean_job_s += weight * (ran - self._mean_job_s)
+            self._measured = True
         self._finish(entry, outcome, error, result)
         if restart and (not self._closed or self._queue):  # a draining close still needs its workers
             self._schedule_restart(state)

@@ -329,3 +329,18 @@ def test_jobs_submitted_before_the_pool_started_wait_for_its_workers(worker_sett
         return results
 
     assert [r.feedback for r in run_async(scenario())] == [["0"], ["1"], ["2"]]
+
+
+def test_the_wait_estimate_learns_from_finished_jobs(worker_settings):
+    async def scenario():
+        pool = make_pool(worker_settings, workers=1, expected_job_s=100.0, max_wait_s=50.0)
+        await pool.start()
+        before = pool.estimate_wait()
+        await pool.submit(Task("sleep", 0.2))  # the first real job replaces the 100 s guess
+        results = await asyncio.gather(*(pool.submit(Task("score", tag=str(i))) for i in range(3)))
+        await pool.close()
+        return before, results, pool.stats()
+
+    before, results, stats = run_async(scenario())
+    assert before == 0.0 and len(results) == 3
+    assert stats.outcomes["refused"] == 0 and stats.mean_job_s < 5
