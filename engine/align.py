@@ -1,0 +1,206 @@
+"""Alignment in time: where the attempt's dance starts, how fast it runs, whether it is mirrored, and drift.
+
+1. A global search over a straight time map `t_attempt = offset + tempo * t_reference`, for the attempt as
+   filmed and as a mirror image: every offset with enough overlap and tempos from 0.75x to 1.35x, scored by
+   the weighted agreement of limb directions and limb motion. When both clips have the same music, the
+   soundtracks fix the offset (to within `AUDIO_WINDOW_S`) and the poses refine it.
+2. A bounded dynamic time warping around that straight line: each reference moment may match an attempt
+   moment at most `BAND_S` seconds away from it, and the warp may move by at most one grid step per step,
+   so local drift is followed without letting a different dance be stitched together from loose pieces.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.features import LimbTrack, sample_at
+
+log = logging.getLogger(__name__)
+
+TEMPO_MIN, TEMPO_MAX, TEMPO_STEPS = 0.75, 1.35, 31
+TEMPO_PRIOR = 0.04  # objective penalty per unit |log tempo|: prefer 1.0 among near-equal fits
+MIN_OVERLAP = 0.3  # a candidate offset must cover this share of the reference
+COVERAGE_WEIGHT = 0.1  # objective penalty per unit of the reference left uncovered
+MOTION_WEIGHT = 0.15  # how much limb motion counts against limb direction in the search (seconds^2)
+BAND_S = 0.5  # the warp may stray this far from the straight time map
+WARP_STEP_COST = 0.02  # cost of each grid step the warp moves (keeps it smooth)
+AUDIO_WINDOW_S = 0.75  # with matching music, the dance offset lies within this of the music's offset
+MIRROR_MARGIN = 0.01  # the mirror image must fit better by this much to be chosen
+
+
+@dataclass
+class Alignment:
+    """How the attempt's time maps onto the reference's.
+
+    ref_times: (M,) float64, reference grid times in seconds.
+    attempt_times: (M,) float64, matched attempt times in seconds (NaN where the attempt has no counterpart).
+    drift: (M,) float64 seconds, attempt_times minus the straight time map (the warp's local deviation).
+    offset_s: attempt time minus reference time where the reference's dance starts.
+    """
+
+    mirrored: bool
+    offset: float  # straight map intercept: t_attempt = offset + tempo * t_reference
+    tempo: float
+    offset_s: float
+    ref_times: np.ndarray
+    attempt_times: np.ndarray
+    drift: np.ndarray
+    fit: float  # the search objective at the chosen map (higher is better)
+    offset_source: str = "pose"
+    music_lag_s: float | None = None  # dance offset minus music offset (positive: late to the music)
+
+
+def _frame_features(track: LimbTrack, velocity_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Flattened weighted features for similarity by matrix product.
+
+    Returns feat (N, L*4) and w (N, L): feat_i . feat_j = sum_l w_il w_jl (d.d' + MOTION_WEIGHT v.v').
+    """
+    w = track.weights
+    d = track.dirs * w[..., None]
+    v = track.velocity * velocity_scale * np.sqrt(MOTION_WEIGHT) * w[..., None]
+    return np.concatenate([d, v], axis=-1).reshape(len(w), -1), w
+
+
+def moment_importance(track: LimbTrack) -> np.ndarray:
+    """(N,) float32: how much each reference moment matters: present, and more when the body moves."""
+    speed = np.linalg.norm(track.velocity, axis=-1) * track.weights  # (N, L) rad/s-ish
+    motion = speed.sum(axis=1)
+    scale = np.percentile(motion, 90) if motion.size else 0.0
+    rel = motion / scale if scale > 1e-6 else np.zeros_like(motion)
+    present = (track.weights.sum(axis=1) > 0).astype(np.float32)
+    return (present * (0.25 + 0.75 * np.clip(rel, 0.0, 1.0))).astype(np.float32)
+
+
+def _tempo_grid() -> np.ndarray:
+    grid = np.exp(np.linspace(np.log(TEMPO_MIN), np.log(TEMPO_MAX), TEMPO_STEPS))
+    return np.unique(np.concatenate([grid, [1.0]]))
+
+
+def _search(
+    ref: LimbTrack, att: LimbTrack, importance: np.ndarray, offset_window: tuple[float, float] | None
+) -> tuple[float, float, float]:
+    """Best (objective, offset, tempo) for one orientation of the attempt."""
+    f_ref, w_ref = _frame_features(ref)
+    n = len(ref.times)
+    total = float(importance.sum()) or 1.0
+    best = (-np.inf, 0.0, 1.0)
+    for tempo in _tempo_grid():
+        # The attempt sampled every tempo/rate seconds: one step per reference grid step.
+        steps = int(np.floor((att.times[-1] - att.times[0]) * ref.rate / tempo)) + 1
+        if steps < 2:
+            continue
+        t_att = att.times[0] + tempo * np.arange(steps) / ref.rate
+        d, w, v = sample_at(att, t_att)
+        scaled = LimbTrack(t_att, d, w, v * tempo, ref.rate)
+        f_att, w_att = _frame_features(scaled)
+        num = f_ref @ f_att.T  # (n, steps)
+        den = w_ref @ w_att.T
+        sim = np.divide(num, den, out=np.zeros_like(num), where=den > 1e-3) * (den > 1e-3)
+        sim *= importance[:, None]
+        # lag = j - i; objective = sum over the diagonal / total importance.
+        lags = np.arange(-(n - 1), steps)
+        sums = np.array([np.trace(sim, offset=int(lag)) for lag in lags])
+        coverage = np.array([float(importance[max(0, -lag) : min(n, steps - lag)].sum()) for lag in lags]) / total
+        # Mean agreement over the overlap, with a mild preference for covering more of the reference.
+        mean = np.divide(sums / total, coverage, out=np.zeros_like(sums), where=coverage > 0)
+        scores = np.where(coverage >= MIN_OVERLAP, mean - COVERAGE_WEIGHT * (1.0 - coverage), -np.inf)
+        offsets = att.times[0] + tempo * (lags / ref.rate) - tempo * ref.times[0]
+        if offset_window is not None:
+            lo, hi = offset_window
+            scores = np.where((offsets >= lo) & (offsets <= hi), scores, -np.inf)
+        scores = scores - TEMPO_PRIOR * abs(np.log(tempo))
+        k = int(np.argmax(scores))
+        if not np.isfinite(scores[k]):
+            continue
+        offset = float(offsets[k])
+        if 0 < k < len(scores) - 1 and np.isfinite(scores[k - 1]) and np.isfinite(scores[k + 1]):
+            a, b, c = scores[k - 1], scores[k], scores[k + 1]
+            denom = a - 2 * b + c
+            if denom < 0:
+                shift = float(np.clip(0.5 * (a - c) / denom, -0.5, 0.5))
+                offset += shift * tempo / ref.rate
+        if scores[k] > best[0]:
+            best = (float(scores[k]), offset, float(tempo))
+    return best
+
+
+def _warp(ref: LimbTrack, att: LimbTrack, offset: float, tempo: float) -> tuple[np.ndarray, np.ndarray]:
+    """Banded DTW around the straight map. Returns matched attempt times (NaN: none) and drift (s)."""
+    k_max = int(round(BAND_S * ref.rate))
+    shifts = np.arange(-k_max, k_max + 1) / ref.rate  # seconds of attempt time
+    base = offset + tempo * ref.times  # (n,)
+    cand = base[:, None] + shifts[None, :]  # (n, K)
+    d, w, _ = sample_at(att, cand)  # (n, K, L, 2), (n, K, L)
+    pair_w = ref.weights[:, None, :] * w
+    cos = np.einsum("nlc,nklc->nkl", ref.dirs, d)
+    den = pair_w.sum(axis=-1)
+    agree = np.divide((pair_w * cos).sum(axis=-1), den, out=np.zeros_like(den), where=den > 1e-3)
+    cost = np.where(den > 1e-3, 1.0 - agree, 1.0)  # (n, K); 1.0 where unknown
+    n, kk = cost.shape
+    acc = cost[0].copy()
+    back = np.zeros((n, kk), dtype=np.int64)
+    idx = np.arange(kk)
+    for i in range(1, n):
+        options = np.full((3, kk), np.inf)
+        options[1] = acc
+        options[0, 1:] = acc[:-1] + WARP_STEP_COST  # came from k-1
+        options[2, :-1] = acc[1:] + WARP_STEP_COST  # came from k+1
+        choice = np.argmin(options, axis=0)
+        acc = options[choice, idx] + cost[i]
+        back[i] = idx + choice - 1
+    path = np.empty(n, dtype=np.int64)
+    path[-1] = int(np.argmin(acc + np.abs(idx - k_max) * 1e-6))
+    for i in range(n - 1, 0, -1):
+        path[i - 1] = back[i, path[i]]
+    matched = cand[np.arange(n), path]
+    known = w[np.arange(n), path].sum(axis=-1) > 0
+    matched = np.where(known, matched, np.nan)
+    return matched, shifts[path]
+
+
+def align(
+    ref: LimbTrack,
+    att: LimbTrack,
+    *,
+    audio_offsets: list[float] | None = None,
+    allow_mirror: bool = True,
+) -> Alignment:
+    """Find the time map from the reference to the attempt (see the module docstring).
+
+    audio_offsets: candidate offsets of the shared music (attempt minus reference time, seconds), when the
+        soundtracks agree; the pose fit is searched near each and the best is kept.
+    """
+    importance = moment_importance(ref)
+    candidates = [(o, (o - AUDIO_WINDOW_S, o + AUDIO_WINDOW_S)) for o in (audio_offsets or [])]
+    orientations = [(False, att)] + ([(True, att.mirrored())] if allow_mirror else [])
+    fits = []
+    for audio_offset, window in candidates or [(None, None)]:
+        for mirrored, track in orientations:
+            fit, offset, tempo = _search(ref, track, importance, window)
+            # The mirror image must fit clearly better to be chosen.
+            fits.append((fit - (MIRROR_MARGIN if mirrored else 0.0), fit, offset, tempo, mirrored, track, audio_offset))
+    _, fit, offset, tempo, mirrored, att, audio_offset = max(fits, key=lambda f: f[0])
+    if not np.isfinite(fit) and candidates:
+        log.info("no pose fit near the music's offsets %s; searching by poses alone", audio_offsets)
+        return align(ref, orientations[0][1], audio_offsets=None, allow_mirror=allow_mirror)
+    if not np.isfinite(fit):
+        # The attempt is too short to overlap enough of the reference: match from the start.
+        offset, tempo, fit = float(att.times[0] - ref.times[0]), 1.0, float("-inf")
+    matched, drift = _warp(ref, att, offset, tempo)
+    start = float(ref.times[np.argmax(ref.weights.sum(axis=1) > 0)])
+    offset_s = offset + (tempo - 1.0) * start
+    return Alignment(
+        mirrored=mirrored,
+        offset=offset,
+        tempo=tempo,
+        offset_s=offset_s,
+        ref_times=ref.times,
+        attempt_times=matched,
+        drift=drift,
+        fit=fit,
+        offset_source="audio" if audio_offset is not None else "pose",
+        music_lag_s=None if audio_offset is None else float(offset - audio_offset),
+    )

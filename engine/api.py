@@ -1,0 +1,299 @@
+"""The engine's front door: analyse a video into poses, compare an attempt with a reference, run a job.
+
+Everything here takes and returns small picklable objects carrying file paths, so the same calls work in
+the CLI, in a worker process of the pool, or in a Ray actor. The engine never reads the environment: it is
+given an `EngineSettings`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from engine import audio, feedback, openpose
+from engine.align import align
+from engine.decode import VideoInfo, VideoLimits, probe
+from engine.errors import InputError, NoDancerError, VideoError
+from engine.features import resample
+from engine.pose import MediaPipeBackend, check_dancer
+from engine.result import MomentTrack, ScoreResult
+from engine.score import measure, run_scorer
+from engine.sequence import PoseSequence
+from engine.skeleton import PARTS
+from models.scorer import DanceScorer, build_scorer
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, float], None]
+MiB = 2**20
+MIN_ATTEMPT_S = 1.0
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """How the engine runs. Built by the caller (CLI, bot config); the engine reads no environment.
+
+    analysis_fps: frames per second analysed by the pose estimator (10: see docs/benchmarks.md for the
+        measurements behind it). Also the rate of the alignment grid.
+    pose_threads: time segments of one clip analysed in parallel (one per core is best when a single clip
+        is analysed at a time; 1 when several worker processes share the cores).
+    """
+
+    cache_dir: Path = Path("data/cache")
+    analysis_fps: float = 10.0
+    max_duration_s: float = 180.0
+    max_bytes: int = 200 * MiB
+    max_pixels: int = 4096 * 4096
+    device: str = "cpu"
+    pose_threads: int = 2
+    scorer_version: str = "v1"
+
+    @property
+    def limits(self) -> VideoLimits:
+        return VideoLimits(self.max_bytes, self.max_duration_s, self.max_pixels)
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    """What a comparison should produce besides the score. Frame rates apply to OpenPose JSON directories."""
+
+    clip_path: str | None = None
+    card_path: str | None = None
+    clip_budget_bytes: int = 8 * MiB
+    reference_fps: float = 30.0
+    attempt_fps: float = 30.0
+    allow_mirror: bool = True
+
+
+@dataclass(frozen=True)
+class ScoreJob:
+    """A unit of work for a worker: file paths and options only (picklable).
+
+    reference: a video file, an OpenPose JSON directory, or a `.npz` pose file written by `analyse`.
+    reference_video: the original video of a `.npz` reference, for the annotated clip's left panel.
+    """
+
+    reference: str
+    attempt: str
+    options: CompareOptions = field(default_factory=CompareOptions)
+    reference_video: str | None = None
+
+
+@dataclass
+class _Source:
+    sequence: PoseSequence
+    video: Path | None
+    envelope: np.ndarray | None
+    seconds: dict[str, float]
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file's content (hex)."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@lru_cache(maxsize=4)
+def _backend(threads: int) -> MediaPipeBackend:
+    return MediaPipeBackend(threads=threads)
+
+
+@lru_cache(maxsize=4)
+def _scorer(version: str, device: str) -> DanceScorer:
+    return build_scorer(version, device)
+
+
+def warm_up(settings: EngineSettings) -> None:
+    """Load the models once (worker start-up) so the first job does not pay for it."""
+    _scorer(settings.scorer_version, settings.device)
+    _backend(settings.pose_threads)._graph()
+
+
+def _cache_path(settings: EngineSettings, digest: str, kind: str) -> Path:
+    return Path(settings.cache_dir) / f"{digest[:2]}" / f"{digest}-{kind}.npz"
+
+
+def _load_source(
+    source: Path | PoseSequence,
+    settings: EngineSettings,
+    *,
+    fps: float,
+    cache: bool,
+    progress: Progress | None,
+) -> _Source:
+    seconds = {"decode": 0.0, "pose": 0.0}
+    if isinstance(source, PoseSequence):
+        return _Source(source, None, None, seconds)
+    path = Path(source)
+    if path.is_dir():
+        return _Source(openpose.read_directory(path, fps), None, None, seconds)
+    if path.suffix == ".npz" and path.is_file():
+        seq = PoseSequence.load(path)
+        env_path = path.with_name(path.stem + ".audio.npy")
+        env = np.load(env_path) if env_path.is_file() else None
+        return _Source(seq, None, env, seconds)
+    t0 = time.perf_counter()
+    info = probe(path, settings.limits)
+    seconds["decode"] = time.perf_counter() - t0
+    kind = f"{MediaPipeBackend.name}-{settings.analysis_fps:g}fps"
+    if cache:
+        digest = file_digest(path)
+        pose_file = _cache_path(settings, digest, kind)
+        env_file = pose_file.with_name(pose_file.stem + ".audio.npy")
+        if pose_file.is_file():
+            log.info("reference %s: poses from cache %s", path.name, pose_file)
+            seq = PoseSequence.load(pose_file)
+            env = np.load(env_file) if env_file.is_file() else None
+            return _Source(seq, path, env, seconds)
+    seq, timing = _estimate(info, settings, progress)
+    seconds["decode"] += timing["decode"]
+    seconds["pose"] += timing["pose"]
+    env = audio.onset_envelope(path) if info.has_audio else None
+    if cache:
+        seq.save(pose_file)
+        if env is not None:
+            tmp = env_file.with_name(env_file.name + ".tmp.npy")
+            np.save(tmp, env)
+            tmp.replace(env_file)
+    return _Source(seq, path, env, seconds)
+
+
+def _estimate(info: VideoInfo, settings: EngineSettings, progress: Progress | None) -> tuple[PoseSequence, dict]:
+    timings: dict[str, float] = {}
+    seq = _backend(settings.pose_threads).estimate(info, settings.analysis_fps, progress, timings)
+    return seq, timings
+
+
+def analyse(
+    source: Path | str,
+    settings: EngineSettings,
+    *,
+    fps: float = 30.0,
+    progress: Progress | None = None,
+    cache: bool = True,
+) -> PoseSequence:
+    """A video or OpenPose directory -> the dancer's pose sequence (videos cached by content hash)."""
+    return _load_source(Path(source), settings, fps=fps, cache=cache, progress=progress).sequence
+
+
+def save_reference(
+    video: Path | str, settings: EngineSettings, out: Path, progress: Progress | None = None
+) -> PoseSequence:
+    """Analyse a reference video once and store its poses (and music envelope) as `out` (.npz)."""
+    src = _load_source(Path(video), settings, fps=30.0, cache=True, progress=progress)
+    check_dancer(src.sequence)
+    src.sequence.save(Path(out))
+    if src.envelope is not None:
+        np.save(Path(out).with_name(Path(out).stem + ".audio.npy"), src.envelope)
+    return src.sequence
+
+
+def compare(
+    reference: Path | str | PoseSequence,
+    attempt: Path | str | PoseSequence,
+    settings: EngineSettings,
+    options: CompareOptions | None = None,
+    progress: Progress | None = None,
+    reference_video: Path | str | None = None,
+) -> ScoreResult:
+    """Score an attempt against a reference. See `engine.result.ScoreResult` for what comes back."""
+    options = options or CompareOptions()
+    t_start = time.perf_counter()
+    ref_in = reference if isinstance(reference, PoseSequence) else Path(reference)
+    att_in = attempt if isinstance(attempt, PoseSequence) else Path(attempt)
+    for p in (ref_in, att_in):
+        if isinstance(p, Path) and not p.exists():
+            raise InputError(f"no such file or directory: {p}", code="missing_file")
+
+    def stage(name: str) -> Progress | None:
+        if progress is None:
+            return None
+        return lambda _s, f: progress(name, f)
+
+    ref = _load_source(ref_in, settings, fps=options.reference_fps, cache=True, progress=stage("reference"))
+    att = _load_source(att_in, settings, fps=options.attempt_fps, cache=False, progress=stage("pose"))
+    check_dancer(ref.sequence)
+    check_dancer(att.sequence)
+    if att.sequence.duration < MIN_ATTEMPT_S:
+        raise VideoError(
+            f"that video is only {att.sequence.duration:.1f} s long: send the whole dance", code="too_short"
+        )
+    seconds = {
+        "decode": ref.seconds["decode"] + att.seconds["decode"],
+        "pose": ref.seconds["pose"] + att.seconds["pose"],
+    }
+
+    t0 = time.perf_counter()
+    if progress:
+        progress("align", 0.0)
+    rate = settings.analysis_fps
+    ref_track = resample(ref.sequence, rate)
+    att_track = resample(att.sequence, rate)
+    if ref_track.weights.sum() == 0 or att_track.weights.sum() == 0:
+        raise NoDancerError("no body pose could be measured in that video", code="no_dancer")
+    music = audio.music_offsets(ref.envelope, att.envelope)
+    alignment = align(ref_track, att_track, audio_offsets=music, allow_mirror=options.allow_mirror)
+    oriented = att_track.mirrored() if alignment.mirrored else att_track
+    seconds["align"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    errors = measure(ref_track, oriented, alignment)
+    (out,) = run_scorer(_scorer(settings.scorer_version, settings.device), [errors])
+    limb_acc = out.limb_accuracy.numpy()
+    weak = feedback.weak_moments(ref_track, oriented, alignment, limb_acc, errors)
+    amplitude = feedback.amplitude_notes(ref_track, errors, alignment)
+    notes = list(dict.fromkeys(att.sequence.notes))
+    score = float(out.score)
+    sentences = feedback.sentences(score, weak, amplitude, alignment, errors, notes)
+    parts = {p: float(v) for p, v in zip(PARTS, out.parts.numpy(), strict=True) if np.isfinite(v)}
+    seconds["score"] = time.perf_counter() - t0
+    track = MomentTrack(
+        ref_times=alignment.ref_times,
+        attempt_times=alignment.attempt_times,
+        limb_error=(1.0 - limb_acc).astype(np.float32),
+        moment_score=(100 * out.moment_accuracy.numpy()).astype(np.float32),
+    )
+    result = ScoreResult(
+        score=score,
+        form=float(out.form),
+        timing=float(out.timing),
+        parts=parts,
+        mirrored=alignment.mirrored,
+        offset_s=alignment.offset_s,
+        tempo=alignment.tempo,
+        weak_moments=weak,
+        feedback=sentences,
+        frames={
+            "reference": {"analysed": len(ref.sequence), "with_dancer": ref.sequence.frames_with_dancer},
+            "attempt": {"analysed": len(att.sequence), "with_dancer": att.sequence.frames_with_dancer},
+        },
+        backend=att.sequence.backend,
+        seconds=seconds,
+        notes=notes,
+        offset_source=alignment.offset_source,
+        track=track,
+    )
+    seconds["total"] = time.perf_counter() - t_start
+    return result
+
+
+def run_job(job: ScoreJob, settings: EngineSettings, progress: Progress | None = None) -> ScoreResult:
+    """Run one scoring job (what a pool worker calls)."""
+    return compare(
+        job.reference,
+        job.attempt,
+        settings,
+        job.options,
+        progress,
+        reference_video=job.reference_video,
+    )
