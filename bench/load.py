@@ -160,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         reports = [
             asyncio.run(run_load(n, jobs, engine, args.max_wait, args.timeout, args.threads))
+            for _ in range(args.rounds)
             for n in args.workers
         ]
 

@@ -40,9 +40,7 @@ def test_inline_pool_runs_jobs_on_threads_with_the_same_contract(worker_settings
 
 def test_inline_pool_refuses_when_the_wait_is_too_long(worker_settings):
     async def scenario():
-        pool = InlinePool(
-            worker_settings, PoolSettings(workers=1, expected_job_s=100, max_wait_s=50), runner=run
-        )
+        pool = InlinePool(worker_settings, PoolSettings(workers=1, expected_job_s=100, max_wait_s=50), runner=run)
         await pool.start()
         running = asyncio.ensure_future(pool.submit(Task("sleep", 0.2)))
         await asyncio.sleep(0)

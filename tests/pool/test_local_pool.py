@@ -264,9 +264,7 @@ def test_cancelling_a_running_job_stops_its_worker_and_the_next_job_runs(worker_
     assert stats.outcomes["cancelled"] == 1
 
 
-def test_shutdown_without_drain_fails_running_and_waiting_jobs_and_stops_every_worker(
-    worker_settings, tmp_path
-):
+def test_shutdown_without_drain_fails_running_and_waiting_jobs_and_stops_every_worker(worker_settings, tmp_path):
     async def scenario():
         pool = make_pool(worker_settings, workers=1)
         await pool.start()

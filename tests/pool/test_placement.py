@@ -27,9 +27,7 @@ def test_workers_per_gpu_can_differ_per_gpu_and_are_spread_round_robin():
 
 def test_without_gpus_one_worker_per_core_with_one_thread_each():
     assert [(p.device, p.threads) for p in plan_workers(PoolSettings(), gpus=0, cpus=2)] == [("cpu", 1)] * 2
-    assert [(p.device, p.threads) for p in plan_workers(PoolSettings(workers=1), gpus=0, cpus=2)] == [
-        ("cpu", 2)
-    ]
+    assert [(p.device, p.threads) for p in plan_workers(PoolSettings(workers=1), gpus=0, cpus=2)] == [("cpu", 2)]
 
 
 def test_settings_that_leave_no_worker_are_refused():

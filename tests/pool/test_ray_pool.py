@@ -95,9 +95,7 @@ def test_object_store_transfer_ships_inputs_and_brings_the_clip_back(cluster, wo
     job = FileTask(str(tmp_path / "ref.bin"), str(tmp_path / "att.bin"), ClipOptions(clip_path=str(wanted)))
 
     async def scenario():
-        pool = RayPool(
-            worker_settings, PoolSettings(workers=1, runner="pool_jobs:join_files"), transfer="object_store"
-        )
+        pool = RayPool(worker_settings, PoolSettings(workers=1, runner="pool_jobs:join_files"), transfer="object_store")
         result = await pool.submit(job)
         await pool.close()
         return result
