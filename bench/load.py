@@ -52,6 +52,7 @@ class RunReport:
     lost: int = 0
     mean_job_s: float = 0.0
     warm_up_job_s: float = 0.0
+    cores_obtained: float = 0.0  # CPU seconds the workers got per wall second (2.0 = both cores, all along)
     load_before: float = 0.0  # 1-minute load average of the machine (other processes share the cores)
     load_after: float = 0.0
 
@@ -75,8 +76,21 @@ class RunReport:
             "latency_p95_s": round(float(np.percentile(lat, 95)), 1),
             "warm_up_job_s": round(self.warm_up_job_s, 2),
             "mean_job_run_s": round(self.mean_job_s, 2),
+            "worker_cores_obtained": round(self.cores_obtained, 2),
             "load_avg_1m_before_after": [round(self.load_before, 2), round(self.load_after, 2)],
         }
+
+
+def measure_cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes (all their threads), from /proc; 0 for a gone one."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 async def run_load(
@@ -91,9 +105,7 @@ async def run_load(
     plans = plan_workers(PoolSettings(workers=workers))
     if threads is not None:
         plans = [WorkerPlan(p.device, threads) for p in plans]
-    pool = LocalPool(
-        engine, PoolSettings(workers=workers, max_wait_s=max_wait_s, job_timeout_s=timeout_s), plans=plans
-    )
+    pool = LocalPool(engine, PoolSettings(workers=workers, max_wait_s=max_wait_s, job_timeout_s=timeout_s), plans=plans)
     await pool.start()
     t0 = time.monotonic()
     await pool.submit(jobs[0])
@@ -114,11 +126,14 @@ async def run_load(
         report.completed += 1
         report.latencies_s.append(time.monotonic() - start)
 
+    pids = [pid for pid in pool.worker_pids() if pid is not None]
+    cpu_before = measure_cpu_seconds(pids)
     t0 = time.monotonic()
     tasks = [asyncio.create_task(one(job)) for job in jobs]
     done, pending = await asyncio.wait(tasks, timeout=timeout_s * len(jobs))
     report.wall_s = time.monotonic() - t0
     report.load_after = os.getloadavg()[0]
+    report.cores_obtained = (measure_cpu_seconds(pids) - cpu_before) / report.wall_s
     report.lost = len(pending) + sum(1 for t in done if t.exception() is not None)
     for task in pending:
         task.cancel()
@@ -127,7 +142,7 @@ async def run_load(
     return report
 
 
-def pooled_rate(reports: list[RunReport]) -> float:
+def compute_pooled_rate(reports: list[RunReport]) -> float:
     """Jobs completed per minute over several runs together."""
     wall = sum(r.wall_s for r in reports)
     return 60.0 * sum(r.completed for r in reports) / wall if wall > 0 else 0.0
@@ -167,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     summaries = [r.summary() for r in reports]
     for s in summaries:
         print(json.dumps(s))
-    rates = {n: pooled_rate([r for r in reports if r.workers == n]) for n in args.workers}
+    rates = {n: compute_pooled_rate([r for r in reports if r.workers == n]) for n in args.workers}
     for n in args.workers[1:]:
         if rates[args.workers[0]] > 0:
             ratio = rates[n] / rates[args.workers[0]]

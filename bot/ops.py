@@ -57,9 +57,7 @@ class PoolCollector(Collector):
             gauge = GaugeMetricFamily(name, doc, labels=labels)
             gauge.add_metric([stats.backend], float(value))
             yield gauge
-        accepting = GaugeMetricFamily(
-            "dancescore_pool_accepting", "1 while the pool takes jobs.", labels=labels
-        )
+        accepting = GaugeMetricFamily("dancescore_pool_accepting", "1 while the pool takes jobs.", labels=labels)
         accepting.add_metric([stats.backend], 1.0 if stats.accepting else 0.0)
         yield accepting
 
@@ -118,9 +116,7 @@ class PoolMetrics:
 class OpsServer:
     """An aiohttp server with `/healthz` (200 while a worker is ready, else 503) and `/metrics`."""
 
-    def __init__(
-        self, pool: EnginePool, metrics: PoolMetrics, host: str = "127.0.0.1", port: int = 9108
-    ) -> None:
+    def __init__(self, pool: EnginePool, metrics: PoolMetrics, host: str = "127.0.0.1", port: int = 9108) -> None:
         self._pool = pool
         self._metrics = metrics
         self._host = host

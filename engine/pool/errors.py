@@ -149,9 +149,7 @@ def decode_error(payload: ErrorPayload) -> EngineError:
         error.code = payload.code
         return error
     reference = uuid.uuid4().hex[:8]
-    logger.error(
-        "engine job failed unexpectedly (reference %s): %s\n%s", reference, payload.message, payload.traceback
-    )
+    logger.error("engine job failed unexpectedly (reference %s): %s\n%s", reference, payload.message, payload.traceback)
     return InternalError(reference)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from engine.errors import EngineError
 from engine.pool.errors import ErrorPayload, PoolError, decode_error
 from engine.pool.interface import PoolSettings, Progress
-from engine.pool.placement import WorkerPlan, plan_workers, worker_settings
+from engine.pool.placement import WorkerPlan, plan_workers, tailor_settings
 from engine.pool.scheduler import ScheduledPool, Slot, WorkerLostError
 from engine.pool.worker import serve
 from engine.result import ScoreResult
@@ -230,7 +230,7 @@ class LocalPool(ScheduledPool):
             ProcessSlot(
                 f"worker-{i}",
                 self.settings.runner,
-                worker_settings(self.engine_settings, plan),
+                tailor_settings(self.engine_settings, plan),
                 plan.threads,
                 self.settings.start_timeout_s,
             )

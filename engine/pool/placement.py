@@ -45,9 +45,7 @@ def count_gpus() -> int:
         return 0
 
 
-def plan_workers(
-    settings: PoolSettings, *, gpus: int | None = None, cpus: int | None = None
-) -> list[WorkerPlan]:
+def plan_workers(settings: PoolSettings, *, gpus: int | None = None, cpus: int | None = None) -> list[WorkerPlan]:
     """Decide each worker's device and thread budget.
 
     With GPUs: `settings.workers_per_gpu` workers on each (an int, or one count per GPU index); an explicit
@@ -61,10 +59,7 @@ def plan_workers(
         counts = [per_gpu] * gpus if isinstance(per_gpu, int) else list(per_gpu)[:gpus]
         counts += [0] * (gpus - len(counts))
         devices = [
-            f"cuda:{gpu}"
-            for round_ in range(max(counts, default=0))
-            for gpu in range(gpus)
-            if counts[gpu] > round_
+            f"cuda:{gpu}" for round_ in range(max(counts, default=0)) for gpu in range(gpus) if counts[gpu] > round_
         ]
         if settings.workers is not None:
             devices = devices[: settings.workers]
@@ -76,7 +71,7 @@ def plan_workers(
     return [WorkerPlan(device, threads) for device in devices]
 
 
-def worker_settings(settings: Any, plan: WorkerPlan) -> Any:
+def tailor_settings(settings: Any, plan: WorkerPlan) -> Any:
     """The engine settings for one worker: its device and thread budget, the rest as given."""
     if not dataclasses.is_dataclass(settings):
         return settings

@@ -36,7 +36,7 @@ from ray.exceptions import RayActorError
 from engine.errors import InputError
 from engine.pool.errors import PoolError, decode_error, encode_error
 from engine.pool.interface import PoolSettings, Progress
-from engine.pool.placement import WorkerPlan, worker_settings
+from engine.pool.placement import WorkerPlan, tailor_settings
 from engine.pool.scheduler import ScheduledPool, Slot, WorkerLostError
 from engine.pool.worker import limit_threads, resolve_runner, warm_up
 from engine.result import ScoreResult
@@ -301,7 +301,7 @@ class RayPool(ScheduledPool):
         else:
             count = self.settings.workers or max(1, int(resources.get("CPU", 1) // self._num_cpus))
             num_gpus, device = 0.0, "cpu"
-        settings = worker_settings(self.engine_settings, WorkerPlan(device, max(1, int(self._num_cpus))))
+        settings = tailor_settings(self.engine_settings, WorkerPlan(device, max(1, int(self._num_cpus))))
         return [
             RaySlot(
                 f"ray-worker-{i}",

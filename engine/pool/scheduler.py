@@ -319,9 +319,7 @@ class ScheduledPool:
             except Exception as e:
                 delay = _RESTART_BACKOFF_S[min(state.failures, len(_RESTART_BACKOFF_S) - 1)]
                 state.failures += 1
-                logger.error(
-                    "worker %s failed to restart (%s); next try in %.0f s", state.slot.name, e, delay
-                )
+                logger.error("worker %s failed to restart (%s); next try in %.0f s", state.slot.name, e, delay)
                 await asyncio.sleep(delay)
                 continue
             state.failures = 0

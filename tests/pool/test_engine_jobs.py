@@ -36,7 +36,7 @@ STANDING = np.array(
 )  # fmt: skip
 
 
-def dance(move: str, seconds: float = 4.0, fps: float = 30.0, lag_s: float = 0.0) -> PoseSequence:
+def make_dance(move: str, seconds: float = 4.0, fps: float = 30.0, lag_s: float = 0.0) -> PoseSequence:
     """A figure that waves both arms ("arms") or bends its knees ("knees") 0.8 times a second."""
     t = np.arange(int(seconds * fps)) / fps
     keypoints = np.repeat(STANDING[None], len(t), axis=0)
@@ -56,7 +56,7 @@ def dance(move: str, seconds: float = 4.0, fps: float = 30.0, lag_s: float = 0.0
     )
 
 
-def damaged_mp4(path: Path) -> Path:
+def write_damaged_mp4(path: Path) -> Path:
     """An upload that starts like an MP4 (a real `ftyp` box) and is garbage after it."""
     rng = __import__("random").Random(7)
     ftyp = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
@@ -65,7 +65,7 @@ def damaged_mp4(path: Path) -> Path:
 
 
 def test_a_video_the_decoder_cannot_read_fails_with_the_engines_own_message(tmp_path):
-    upload = damaged_mp4(tmp_path / "upload.mp4")
+    upload = write_damaged_mp4(tmp_path / "upload.mp4")
     job = api.ScoreJob(str(upload), str(upload))
     with pytest.raises(VideoError) as direct:
         api.run_job(job, api.EngineSettings(cache_dir=tmp_path / "direct"))
@@ -86,7 +86,7 @@ def test_a_video_the_decoder_cannot_read_fails_with_the_engines_own_message(tmp_
 
 
 def test_real_scoring_of_openpose_keypoints_in_workers_matches_a_direct_call(tmp_path):
-    for name, seq in (("reference", dance("arms")), ("same", dance("arms")), ("other", dance("knees"))):
+    for name, seq in (("reference", make_dance("arms")), ("same", make_dance("arms")), ("other", make_dance("knees"))):
         openpose.write_directory(seq, tmp_path / name)
     jobs = [api.ScoreJob(str(tmp_path / "reference"), str(tmp_path / name)) for name in ("same", "other")]
     direct = [api.run_job(job, api.EngineSettings(cache_dir=tmp_path / "direct")).score for job in jobs]

@@ -44,7 +44,7 @@ async def wait_for_file(path: Path, timeout_s: float = 20.0) -> str:
     return path.read_text()
 
 
-def alive(pid: int) -> bool:
+def is_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -109,7 +109,7 @@ def test_kill_9_mid_job_fails_only_that_job_and_the_pool_keeps_serving(worker_se
     assert survivor.feedback == ["bystander"] and after.feedback == ["after"]
     assert stats.outcomes["crashed"] == 1 and stats.outcomes["ok"] == 2
     assert stats.workers_alive == 2
-    assert not alive(pid)
+    assert not is_alive(pid)
 
 
 def test_native_crash_fails_its_job_and_the_worker_is_replaced(worker_settings):
@@ -146,7 +146,7 @@ def test_job_past_its_time_limit_is_stopped_and_its_worker_replaced(worker_setti
     error, waited, pid, result = run_async(scenario())
     assert 1.0 <= waited < 5.0
     assert error.code == "timeout" and "1 second" in str(error)
-    assert not alive(pid)
+    assert not is_alive(pid)
     assert result.feedback == ["next"]
 
 
@@ -259,7 +259,7 @@ def test_cancelling_a_running_job_stops_its_worker_and_the_next_job_runs(worker_
         return pid, result, stats
 
     pid, result, stats = run_async(scenario())
-    assert not alive(pid)
+    assert not is_alive(pid)
     assert result.feedback == ["next"]
     assert stats.outcomes["cancelled"] == 1
 
@@ -284,7 +284,7 @@ def test_shutdown_without_drain_fails_running_and_waiting_jobs_and_stops_every_w
     assert closed_in < 10
     assert all(isinstance(o, PoolClosedError) for o in outcomes)
     assert "send your video again" in str(outcomes[0])
-    assert not any(alive(pid) for pid in pids)
+    assert not any(is_alive(pid) for pid in pids)
     assert stats.outcomes["shutdown"] == 2 and stats.workers_alive == 0
 
 
@@ -304,7 +304,7 @@ def test_shutdown_with_drain_finishes_accepted_jobs_and_refuses_new_ones(worker_
 
     pids, results = run_async(scenario())
     assert [r.feedback for r in results] == [["0"], ["1"], ["2"]]
-    assert not any(alive(pid) for pid in pids)
+    assert not any(is_alive(pid) for pid in pids)
 
 
 def test_a_pool_whose_workers_cannot_start_says_why(worker_settings):

@@ -15,7 +15,7 @@ from engine.errors import VideoError
 from engine.pool import LocalPool, PoolSettings, QueueFullError, WorkerPlan
 
 
-def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+def parse_samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample of a scrape, keyed by (name, sorted labels)."""
     return {
         (s.name, tuple(sorted(s.labels.items()))): s.value
@@ -61,7 +61,7 @@ def test_metrics_scraped_over_http_show_the_counters_moving(worker_settings):
     health, before, busy, after, closed_health = run_async(scenario())
     assert health[0] == 200 and '"workers_alive": 1' in health[2]
     assert before[1].startswith("text/plain") and "version=" in before[1]
-    b, during, a = samples(before[2]), samples(busy[2]), samples(after[2])
+    b, during, a = parse_samples(before[2]), parse_samples(busy[2]), parse_samples(after[2])
     backend = (("backend", "local"),)
     ok = ("dancescore_jobs_total", (("code", "ok"), ("outcome", "ok")))
     refused = ("dancescore_jobs_total", (("code", "queue_full"), ("outcome", "refused")))
