@@ -1,7 +1,8 @@
 """Alignment in time: where the attempt's dance starts, how fast it runs, whether it is mirrored, and drift.
 
-1. A global search over a straight time map `t_attempt = offset + tempo * t_reference`, for the attempt as
-   filmed and as a mirror image: every offset with enough overlap and tempos from 0.75x to 1.35x, scored by
+1. A global search over a straight time map `t_attempt = offset + stretch * t_reference`, for the attempt as
+   filmed and as a mirror image: every offset with enough overlap and stretches from 0.74 to 1.34 (tempos
+   from 1.35x down to 0.75x), scored by
    the weighted agreement of limb directions and limb motion. When both clips have the same music, the
    soundtracks fix the offset (to within `AUDIO_WINDOW_S`) and the poses refine it.
 2. A bounded dynamic time warping around that straight line: each reference moment may match an attempt
@@ -17,18 +18,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.features import LimbTrack, sample_at
+from engine.skeleton import LATERAL, REST_DIRECTION
 
 log = logging.getLogger(__name__)
 
-TEMPO_MIN, TEMPO_MAX, TEMPO_STEPS = 0.75, 1.35, 31
-TEMPO_PRIOR = 0.04  # objective penalty per unit |log tempo|: prefer 1.0 among near-equal fits
+STRETCH_MIN, STRETCH_MAX, STRETCH_STEPS = 0.74, 1.34, 31  # attempt seconds per reference second
+STRETCH_PRIOR = 0.04  # objective penalty per unit |log stretch|: prefer 1.0 among near-equal fits
 MIN_OVERLAP = 0.3  # a candidate offset must cover this share of the reference
 COVERAGE_WEIGHT = 0.1  # objective penalty per unit of the reference left uncovered
 MOTION_WEIGHT = 0.15  # how much limb motion counts against limb direction in the search (seconds^2)
 BAND_S = 0.5  # the warp may stray this far from the straight time map
 WARP_STEP_COST = 0.02  # cost of each grid step the warp moves (keeps it smooth)
 AUDIO_WINDOW_S = 0.75  # with matching music, the dance offset lies within this of the music's offset
-MIRROR_MARGIN = 0.01  # the mirror image must fit better by this much to be chosen
+MIRROR_MARGIN = 0.01
+MOMENT_FLOOR = 0.1  # a still moment at the dancer's neutral pose counts this much (relative to the busiest)  # the mirror image must fit better by this much to be chosen
 
 
 @dataclass
@@ -42,13 +45,19 @@ class Alignment:
     """
 
     mirrored: bool
-    offset: float  # straight map intercept: t_attempt = offset + tempo * t_reference
-    tempo: float
+    offset: float  # straight map intercept: t_attempt = offset + stretch * t_reference
+    stretch: float
     offset_s: float
     ref_times: np.ndarray
     attempt_times: np.ndarray
     drift: np.ndarray
     fit: float  # the search objective at the chosen map (higher is better)
+
+    @property
+    def tempo(self) -> float:
+        """Attempt speed relative to the reference (1.0 = same; 1.25 = a quarter faster)."""
+        return 1.0 / self.stretch
+
     offset_source: str = "pose"
     music_lag_s: float | None = None  # dance offset minus music offset (positive: late to the music)
 
@@ -64,37 +73,66 @@ def _frame_features(track: LimbTrack, velocity_scale: float = 1.0) -> tuple[np.n
     return np.concatenate([d, v], axis=-1).reshape(len(w), -1), w
 
 
+def limb_spread_weights(track: LimbTrack, floor: float, power: float = 2.0) -> np.ndarray:
+    """(L,) float32 in [floor, 1]: each limb's circular spread of direction relative to the widest, to `power`."""
+    w = track.weights[..., None]
+    total = track.weights.sum(axis=0)
+    mean = np.divide(
+        (track.dirs * w).sum(axis=0), total[:, None], out=np.zeros((len(total), 2)), where=total[:, None] > 0
+    )
+    spread = np.where(total > 0, 1.0 - np.linalg.norm(mean, axis=-1), 0.0)
+    top = float(spread.max(initial=0.0))
+    rel = spread / top if top > 1e-6 else np.ones_like(spread)
+    return (floor + (1 - floor) * rel**power).astype(np.float32)
+
+
 def moment_importance(track: LimbTrack) -> np.ndarray:
-    """(N,) float32: how much each reference moment matters: present, and more when the body moves."""
-    speed = np.linalg.norm(track.velocity, axis=-1) * track.weights  # (N, L) rad/s-ish
-    motion = speed.sum(axis=1)
-    scale = np.percentile(motion, 90) if motion.size else 0.0
-    rel = motion / scale if scale > 1e-6 else np.zeros_like(motion)
+    """(N,) float32: how much each reference moment matters.
+
+    A dance is what differs from standing still: moments count MOMENT_FLOOR at rest and up to 1 when the
+    limbs that move in this dance point away from their rest direction or move fast.
+    """
+    limb_w = limb_spread_weights(track, 0.05)
+    w = track.weights * limb_w[None, :]
+    rest = np.array(REST_DIRECTION, dtype=np.float32)
+    cos = (track.dirs * rest[None]).sum(-1)
+    cos = np.where(np.array(LATERAL)[None, :], np.abs(cos), cos)
+    away = 1.0 - np.clip(cos, -1.0, 1.0)  # (N, L): 0 at rest, 2 pointing the other way
+    speed = np.linalg.norm(track.velocity, axis=-1)
+    wsum = w.sum(axis=1)
+    deviation = np.divide((away * w).sum(axis=1), wsum, out=np.zeros(len(w)), where=wsum > 0)
+    motion = np.divide((speed * w).sum(axis=1), wsum, out=np.zeros(len(w)), where=wsum > 0)
+
+    def relative(x: np.ndarray) -> np.ndarray:
+        scale = np.percentile(x, 90) if x.size else 0.0
+        return np.clip(x / scale, 0.0, 1.0) if scale > 1e-6 else np.zeros_like(x)
+
     present = (track.weights.sum(axis=1) > 0).astype(np.float32)
-    return (present * (0.25 + 0.75 * np.clip(rel, 0.0, 1.0))).astype(np.float32)
+    activity = np.maximum(relative(deviation), relative(motion))
+    return (present * (MOMENT_FLOOR + (1 - MOMENT_FLOOR) * activity)).astype(np.float32)
 
 
-def _tempo_grid() -> np.ndarray:
-    grid = np.exp(np.linspace(np.log(TEMPO_MIN), np.log(TEMPO_MAX), TEMPO_STEPS))
+def _stretch_grid() -> np.ndarray:
+    grid = np.exp(np.linspace(np.log(STRETCH_MIN), np.log(STRETCH_MAX), STRETCH_STEPS))
     return np.unique(np.concatenate([grid, [1.0]]))
 
 
 def _search(
     ref: LimbTrack, att: LimbTrack, importance: np.ndarray, offset_window: tuple[float, float] | None
 ) -> tuple[float, float, float]:
-    """Best (objective, offset, tempo) for one orientation of the attempt."""
+    """Best (objective, offset, stretch) for one orientation of the attempt."""
     f_ref, w_ref = _frame_features(ref)
     n = len(ref.times)
     total = float(importance.sum()) or 1.0
     best = (-np.inf, 0.0, 1.0)
-    for tempo in _tempo_grid():
-        # The attempt sampled every tempo/rate seconds: one step per reference grid step.
-        steps = int(np.floor((att.times[-1] - att.times[0]) * ref.rate / tempo)) + 1
+    for stretch in _stretch_grid():
+        # The attempt sampled every stretch/rate seconds: one step per reference grid step.
+        steps = int(np.floor((att.times[-1] - att.times[0]) * ref.rate / stretch)) + 1
         if steps < 2:
             continue
-        t_att = att.times[0] + tempo * np.arange(steps) / ref.rate
+        t_att = att.times[0] + stretch * np.arange(steps) / ref.rate
         d, w, v = sample_at(att, t_att)
-        scaled = LimbTrack(t_att, d, w, v * tempo, ref.rate)
+        scaled = LimbTrack(t_att, d, w, v * stretch, ref.rate)
         f_att, w_att = _frame_features(scaled)
         num = f_ref @ f_att.T  # (n, steps)
         den = w_ref @ w_att.T
@@ -107,11 +145,11 @@ def _search(
         # Mean agreement over the overlap, with a mild preference for covering more of the reference.
         mean = np.divide(sums / total, coverage, out=np.zeros_like(sums), where=coverage > 0)
         scores = np.where(coverage >= MIN_OVERLAP, mean - COVERAGE_WEIGHT * (1.0 - coverage), -np.inf)
-        offsets = att.times[0] + tempo * (lags / ref.rate) - tempo * ref.times[0]
+        offsets = att.times[0] + stretch * (lags / ref.rate) - stretch * ref.times[0]
         if offset_window is not None:
             lo, hi = offset_window
             scores = np.where((offsets >= lo) & (offsets <= hi), scores, -np.inf)
-        scores = scores - TEMPO_PRIOR * abs(np.log(tempo))
+        scores = scores - STRETCH_PRIOR * abs(np.log(stretch))
         k = int(np.argmax(scores))
         if not np.isfinite(scores[k]):
             continue
@@ -121,17 +159,17 @@ def _search(
             denom = a - 2 * b + c
             if denom < 0:
                 shift = float(np.clip(0.5 * (a - c) / denom, -0.5, 0.5))
-                offset += shift * tempo / ref.rate
+                offset += shift * stretch / ref.rate
         if scores[k] > best[0]:
-            best = (float(scores[k]), offset, float(tempo))
+            best = (float(scores[k]), offset, float(stretch))
     return best
 
 
-def _warp(ref: LimbTrack, att: LimbTrack, offset: float, tempo: float) -> tuple[np.ndarray, np.ndarray]:
+def _warp(ref: LimbTrack, att: LimbTrack, offset: float, stretch: float) -> tuple[np.ndarray, np.ndarray]:
     """Banded DTW around the straight map. Returns matched attempt times (NaN: none) and drift (s)."""
     k_max = int(round(BAND_S * ref.rate))
     shifts = np.arange(-k_max, k_max + 1) / ref.rate  # seconds of attempt time
-    base = offset + tempo * ref.times  # (n,)
+    base = offset + stretch * ref.times  # (n,)
     cand = base[:, None] + shifts[None, :]  # (n, K)
     d, w, _ = sample_at(att, cand)  # (n, K, L, 2), (n, K, L)
     pair_w = ref.weights[:, None, :] * w
@@ -179,23 +217,25 @@ def align(
     fits = []
     for audio_offset, window in candidates or [(None, None)]:
         for mirrored, track in orientations:
-            fit, offset, tempo = _search(ref, track, importance, window)
+            fit, offset, stretch = _search(ref, track, importance, window)
             # The mirror image must fit clearly better to be chosen.
-            fits.append((fit - (MIRROR_MARGIN if mirrored else 0.0), fit, offset, tempo, mirrored, track, audio_offset))
-    _, fit, offset, tempo, mirrored, att, audio_offset = max(fits, key=lambda f: f[0])
+            fits.append(
+                (fit - (MIRROR_MARGIN if mirrored else 0.0), fit, offset, stretch, mirrored, track, audio_offset)
+            )
+    _, fit, offset, stretch, mirrored, att, audio_offset = max(fits, key=lambda f: f[0])
     if not np.isfinite(fit) and candidates:
         log.info("no pose fit near the music's offsets %s; searching by poses alone", audio_offsets)
         return align(ref, orientations[0][1], audio_offsets=None, allow_mirror=allow_mirror)
     if not np.isfinite(fit):
         # The attempt is too short to overlap enough of the reference: match from the start.
-        offset, tempo, fit = float(att.times[0] - ref.times[0]), 1.0, float("-inf")
-    matched, drift = _warp(ref, att, offset, tempo)
+        offset, stretch, fit = float(att.times[0] - ref.times[0]), 1.0, float("-inf")
+    matched, drift = _warp(ref, att, offset, stretch)
     start = float(ref.times[np.argmax(ref.weights.sum(axis=1) > 0)])
-    offset_s = offset + (tempo - 1.0) * start
+    offset_s = offset + (stretch - 1.0) * start
     return Alignment(
         mirrored=mirrored,
         offset=offset,
-        tempo=tempo,
+        stretch=stretch,
         offset_s=offset_s,
         ref_times=ref.times,
         attempt_times=matched,

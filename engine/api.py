@@ -19,10 +19,12 @@ import numpy as np
 
 from engine import audio, feedback, openpose
 from engine.align import align
+from engine.card import render_card
 from engine.decode import VideoInfo, VideoLimits, probe
 from engine.errors import InputError, NoDancerError, VideoError
 from engine.features import resample
 from engine.pose import MediaPipeBackend, check_dancer
+from engine.render import render_clip
 from engine.result import MomentTrack, ScoreResult
 from engine.score import measure, run_scorer
 from engine.sequence import PoseSequence
@@ -224,6 +226,8 @@ def compare(
     att = _load_source(att_in, settings, fps=options.attempt_fps, cache=False, progress=stage("pose"))
     check_dancer(ref.sequence)
     check_dancer(att.sequence)
+    if options.clip_path and att.video is None:
+        raise InputError("an annotated clip needs the attempt's video, not only its keypoints", code="clip_needs_video")
     if att.sequence.duration < MIN_ATTEMPT_S:
         raise VideoError(
             f"that video is only {att.sequence.duration:.1f} s long: send the whole dance", code="too_short"
@@ -283,8 +287,32 @@ def compare(
         offset_source=alignment.offset_source,
         track=track,
     )
+    if options.clip_path or options.card_path:
+        t0 = time.perf_counter()
+        video = ref.video or (Path(reference_video) if reference_video else None)
+        _render(result, ref.sequence, att, video, options, stage("render"))
+        seconds["render"] = time.perf_counter() - t0
     seconds["total"] = time.perf_counter() - t_start
     return result
+
+
+def _render(
+    result: ScoreResult,
+    reference: PoseSequence,
+    att: _Source,
+    reference_video: Path | None,
+    options: CompareOptions,
+    progress: Progress | None,
+) -> None:
+    """Write the score card and the annotated clip that `options` ask for; record their paths in `result`."""
+    if options.card_path:
+        result.card_path = str(render_card(result, Path(options.card_path)))
+    if options.clip_path and att.video is not None:
+        clip = render_clip(
+            result, reference, att.sequence, reference_video, att.video, Path(options.clip_path),
+            options.clip_budget_bytes, progress,
+        )  # fmt: skip
+        result.clip_path = str(clip)
 
 
 def run_job(job: ScoreJob, settings: EngineSettings, progress: Progress | None = None) -> ScoreResult:

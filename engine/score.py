@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.align import Alignment, moment_importance
+from engine.align import Alignment, limb_spread_weights, moment_importance
 from engine.features import LimbTrack, sample_at
 from models.scorer import DanceScorer, ScorerOutput
 
-LIMB_FLOOR = 0.05  # a limb that never moves in the dance still counts this much (relative to the most moving)
+LIMB_FLOOR = 0.02  # a limb that never moves in the dance still counts this much (relative to the most moving)
 
 
 @dataclass
@@ -19,7 +19,7 @@ class Errors:
     """What the scorer sees for one attempt (numpy, shapes as in models.scorer without the batch axis).
 
     angle_error (M, L) degrees; motion_error (M, L) 1/s; limb_weight (M, L); moment_weight (M,);
-    covered (M,) 0/1; timing (3,): |log tempo|, drift RMS s, |music lag| s.
+    covered (M,) 0/1; timing (4,): |log tempo|, drift RMS s, |music lag| s, 1 - motion sync.
     """
 
     angle_error: np.ndarray
@@ -34,13 +34,28 @@ class Errors:
 
 
 def limb_importance(ref: LimbTrack) -> np.ndarray:
-    """(L,) float32 in [LIMB_FLOOR, 1]: limbs that move in the reference dance matter more."""
-    speed = (np.linalg.norm(ref.velocity, axis=-1) * ref.weights).sum(axis=0)
-    seen = ref.weights.sum(axis=0)
-    mean_speed = np.divide(speed, seen, out=np.zeros_like(speed), where=seen > 0)
-    top = float(mean_speed.max(initial=0.0))
-    rel = mean_speed / top if top > 1e-6 else np.ones_like(mean_speed)
-    return (LIMB_FLOOR + (1 - LIMB_FLOOR) * rel).astype(np.float32)
+    """(L,) float32 in [LIMB_FLOOR, 1]: limbs whose direction ranges widely in the reference matter more.
+
+    The range is the circular spread of the limb's direction (1 - length of its mean unit vector), which
+    estimator jitter barely moves, unlike speed.
+    """
+    return limb_spread_weights(ref, LIMB_FLOOR)
+
+
+def motion_sync(ref: LimbTrack, att_velocity: np.ndarray, importance: np.ndarray, covered: np.ndarray) -> float:
+    """Does the attempt move when the reference moves? The share (0-1) of the reference's limb motion that
+    the attempt reproduces at the matched moments: sum of min(reference speed, attempt speed) over sum of
+    reference speed, per limb and moment, weighted by the limbs' importance. Moving more than the
+    reference is not rewarded; standing still scores 0; a frozen limb loses its share for as long as it is.
+
+    att_velocity: (M, L, 2) attempt limb velocities at the matched moments, in reference time (1/s).
+    """
+    ok = covered & (ref.weights.sum(axis=1) > 0)
+    a = np.linalg.norm(ref.velocity, axis=-1) * ok[:, None]  # (M, L)
+    b = np.linalg.norm(att_velocity, axis=-1)
+    w = importance[None, :] * ref.weights
+    total = float((w * a).sum())
+    return float((w * np.minimum(a, b)).sum() / total) if total > 1e-9 else 1.0
 
 
 def measure(ref: LimbTrack, att: LimbTrack, alignment: Alignment) -> Errors:
@@ -48,7 +63,7 @@ def measure(ref: LimbTrack, att: LimbTrack, alignment: Alignment) -> Errors:
     matched = alignment.attempt_times
     covered = np.isfinite(matched)
     d_att, w_att, v_att = sample_at(att, np.where(covered, matched, -1e9))
-    v_att = v_att * alignment.tempo  # attempt-time derivative -> reference-time derivative
+    v_att = v_att * alignment.stretch  # attempt-time derivative -> reference-time derivative
     cos = np.clip((ref.dirs * d_att).sum(-1), -1.0, 1.0)
     angle = np.degrees(np.arccos(cos)).astype(np.float32)
     motion = np.linalg.norm(ref.velocity - v_att, axis=-1).astype(np.float32)
@@ -64,7 +79,8 @@ def measure(ref: LimbTrack, att: LimbTrack, alignment: Alignment) -> Errors:
         if (alignment.music_lag_s is not None)
         else 0.0
     )
-    timing = np.array([abs(np.log(alignment.tempo)), drift_rms, music], dtype=np.float32)
+    sync = motion_sync(ref, v_att, limb_importance(ref), covered)
+    timing = np.array([abs(np.log(alignment.tempo)), drift_rms, music, 1.0 - sync], dtype=np.float32)
     return Errors(
         angle_error=angle,
         motion_error=motion,

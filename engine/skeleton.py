@@ -36,6 +36,15 @@ LIMBS: tuple[tuple[str, int, int, str, str], ...] = (
     ("neck", J["Neck"], J["Nose"], "head", "centre"),
     ("eyes", J["REye"], J["LEye"], "head", "centre"),
 )
+# Direction of each limb when standing at rest, facing the camera (x right, y down in the image); lateral
+# limbs (shoulders, hips, eyes) are horizontal at rest, either way round.
+REST_DIRECTION: tuple[tuple[float, float], ...] = (
+    (0.0, 1.0), (0.0, 1.0), (0.0, 1.0), (0.0, 1.0),  # arms hang down
+    (0.0, 1.0), (0.0, 1.0), (0.0, 1.0), (0.0, 1.0),  # legs straight down
+    (0.0, -1.0), (1.0, 0.0), (1.0, 0.0),  # spine up; shoulder and hip lines level
+    (0.0, -1.0), (1.0, 0.0),  # head up; eyes level
+)  # fmt: skip
+LATERAL: tuple[bool, ...] = tuple(limb[0] in ("shoulders", "hips", "eyes") for limb in LIMBS)
 PARTS: tuple[str, ...] = ("arms", "legs", "torso", "head")
 LIMB_PART: tuple[int, ...] = tuple(PARTS.index(limb[3]) for limb in LIMBS)
 

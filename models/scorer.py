@@ -12,7 +12,8 @@ Shapes (B attempts, M reference moments, L limbs of `engine.skeleton.LIMBS`, P b
     limb_weight:  (B, M, L) float32 >= 0, confidence of both limbs x how much the limb moves in the dance
     moment_weight:(B, M) float32 >= 0, how much each reference moment counts (0: no dancer in the reference)
     covered:      (B, M) float32 0/1, the attempt has a counterpart for the moment (else it scores 0)
-    timing:       (B, 3) float32, |log tempo|, drift RMS in seconds, |lag behind the music| in seconds
+    timing:       (B, 4) float32, |log tempo|, drift RMS in seconds, |lag behind the music| in seconds,
+                  1 - motion sync (share of the reference's limb motion the attempt reproduces when matched)
 """
 
 from __future__ import annotations
@@ -48,10 +49,12 @@ class DanceScorer(nn.Module):
     PARAMETERS = (
         "tolerance_deg",
         "tolerance_power",
+        "limb_mean_power",
         "motion_deg_per_unit",
         "tempo_sigma",
         "drift_sigma_s",
         "music_lag_sigma_s",
+        "sync_sigma",
         "timing_share",
         "score_centre",
         "score_width",
@@ -81,7 +84,9 @@ class DanceScorer(nn.Module):
         limb_acc = 1.0 / (1.0 + (err / self.tolerance_deg) ** self.tolerance_power)  # (B, M, L)
         limb_acc = limb_acc * covered[..., None]
         lw = limb_weight + 1e-9 * (limb_weight.sum(dim=-1, keepdim=True) == 0)
-        moment_acc = (lw * limb_acc).sum(-1) / lw.sum(-1)  # (B, M)
+        # Power mean over limbs (exponent < 1): one important limb far off pulls the moment down.
+        p = self.limb_mean_power
+        moment_acc = ((lw * (limb_acc + 1e-6) ** p).sum(-1) / lw.sum(-1)) ** (1.0 / p)  # (B, M)
         mw = moment_weight
         form = (mw * moment_acc).sum(-1) / mw.sum(-1).clamp_min(1e-9)
         part_w = lw @ self.part_of  # (B, M, P)
@@ -89,11 +94,12 @@ class DanceScorer(nn.Module):
         seen = (part_w > 1e-6).float() * mw[..., None]
         parts = (seen * part_acc).sum(1) / seen.sum(1).clamp_min(1e-9)
         parts = torch.where(seen.sum(1) > 1e-6, parts, torch.full_like(parts, float("nan")))
-        tempo_dev, drift, music_lag = timing.unbind(-1)
+        tempo_dev, drift, music_lag, unsync = timing.unbind(-1)
         timing_q = torch.exp(
             -((tempo_dev / self.tempo_sigma) ** 2)
             - (drift / self.drift_sigma_s) ** 2
             - (music_lag / self.music_lag_sigma_s) ** 2
+            - (unsync.clamp_min(0.0) / self.sync_sigma) ** 2
         )
         quality = form * ((1.0 - self.timing_share) + self.timing_share * timing_q)
         score = 1.0 + 9.0 * self.calibrate(quality.clamp(0.0, 1.0))

@@ -1,0 +1,185 @@
+"""The engine's command-line commands: `compare`, `extract` and `bench` (registered by `bot.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import TextIO
+
+from engine.errors import EngineError
+
+log = logging.getLogger(__name__)
+
+EXIT_FAILURE = 2
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal (stderr); silent when stderr is not a terminal."""
+
+    STAGES = {"reference": (0.0, 0.35), "pose": (0.35, 0.9), "align": (0.9, 0.95), "render": (0.95, 1.0)}
+
+    def __init__(self, stream: TextIO = sys.stderr, enabled: bool | None = None) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty() if enabled is None else enabled
+        self.last = -1
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        if not self.enabled:
+            return
+        lo, hi = self.STAGES.get(stage, (0.0, 1.0))
+        total = lo + (hi - lo) * max(0.0, min(1.0, fraction))
+        filled = int(total * 30)
+        if filled == self.last and fraction < 1.0:
+            return
+        self.last = filled
+        self.stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {total:4.0%} {stage:<10}")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.last >= 0:
+            self.stream.write("\r" + " " * 60 + "\r")
+            self.stream.flush()
+
+
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    """Options every engine command shares."""
+    parser.add_argument("--analysis-fps", type=float, default=10.0, help="frames analysed per second (default 10)")
+    parser.add_argument("--threads", type=int, default=2, help="segments of a clip analysed in parallel (default 2)")
+    parser.add_argument("--cache-dir", type=Path, default=Path("data/cache"), help="reference pose cache")
+    parser.add_argument("--max-duration", type=float, default=180.0, help="longest accepted video, seconds")
+    parser.add_argument("--device", default="cpu", help="torch device for the scorer (cpu, cuda, cuda:1)")
+
+
+def settings_from(args: argparse.Namespace):
+    from engine.api import EngineSettings
+
+    return EngineSettings(
+        cache_dir=args.cache_dir,
+        analysis_fps=args.analysis_fps,
+        max_duration_s=args.max_duration,
+        device=args.device,
+        pose_threads=max(1, args.threads),
+    )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `compare`, `extract` and `bench` to the `dancescore` command."""
+    p = subparsers.add_parser("compare", help="score an attempt against a reference dance")
+    p.add_argument("reference", type=Path, help="reference video, or a directory of OpenPose *_keypoints.json")
+    p.add_argument("attempt", type=Path, help="attempt video, or a directory of OpenPose *_keypoints.json")
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    p.add_argument("--ref-fps", type=float, default=30.0, help="frame rate of an OpenPose reference directory")
+    p.add_argument("--attempt-fps", type=float, default=30.0, help="frame rate of an OpenPose attempt directory")
+    p.add_argument("--clip", type=Path, help="write the annotated side-by-side clip (MP4) here")
+    p.add_argument("--card", type=Path, help="write the score card (PNG) here")
+    p.add_argument("--budget-mb", type=float, default=8.0, help="size budget of the clip in MiB (default 8)")
+    p.add_argument("--no-mirror", action="store_true", help="do not accept a mirrored performance")
+    add_engine_options(p)
+    p.set_defaults(func=run_compare)
+
+    p = subparsers.add_parser("extract", help="write OpenPose BODY_25 JSON (one file per frame) from a video")
+    p.add_argument("video", type=Path)
+    p.add_argument("-o", "--output", type=Path, required=True, help="directory to write into")
+    p.add_argument("--fps", type=float, default=None, help="analyse this many frames per second (default: all)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    add_engine_options(p)
+    p.set_defaults(func=run_extract)
+
+
+def fail(error: Exception, as_json: bool) -> int:
+    """Report a failure: one line on stderr, and the JSON error object on stdout with --json."""
+    if isinstance(error, EngineError):
+        code, message = error.code, str(error)
+    elif isinstance(error, KeyboardInterrupt):
+        code, message = "interrupted", "interrupted"
+    else:
+        ref = uuid.uuid4().hex[:8]
+        log.exception("internal error %s", ref)
+        code, message = "internal_error", f"internal error (reference {ref}); please report it"
+    if as_json:
+        print(json.dumps({"error": {"code": code, "message": message}}))
+    print(f"dancescore: error: {message}", file=sys.stderr)
+    return EXIT_FAILURE
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from engine.api import CompareOptions, compare
+
+    bar = ProgressBar()
+    try:
+        options = CompareOptions(
+            clip_path=str(args.clip) if args.clip else None,
+            card_path=str(args.card) if args.card else None,
+            clip_budget_bytes=int(args.budget_mb * 2**20),
+            reference_fps=args.ref_fps,
+            attempt_fps=args.attempt_fps,
+            allow_mirror=not args.no_mirror,
+        )
+        result = compare(args.reference, args.attempt, settings_from(args), options, bar)
+    except (EngineError, Exception, KeyboardInterrupt) as exc:
+        bar.close()
+        return fail(exc, args.json)
+    bar.close()
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        print(format_result(result.to_dict()))
+    return 0
+
+
+def format_result(d: dict) -> str:
+    """The human-readable report of a comparison."""
+    lines = [
+        f"Score {d['score']:.1f} / 10   (form {d['form']:.0f}, timing {d['timing']:.0f})",
+        "  " + "  ".join(f"{k} {v:.0f}" for k, v in d["parts"].items()),
+        f"  starts {d['offset_s']:+.2f} s from the reference ({d['offset_source']}), tempo {d['tempo']:.2f}x"
+        + (", mirrored" if d["mirrored"] else ""),
+    ]
+    lines += [f"  - {s}" for s in d["feedback"]]
+    fr = d["frames"]
+    lines.append(
+        f"  frames with a dancer: reference {fr['reference']['with_dancer']}/{fr['reference']['analysed']}, "
+        f"attempt {fr['attempt']['with_dancer']}/{fr['attempt']['analysed']}; {d['backend']}; "
+        f"{d['seconds']['total']:.1f} s"
+    )
+    for key in ("clip_path", "card_path"):
+        if d.get(key):
+            lines.append(f"  {key.split('_')[0]}: {d[key]}")
+    return "\n".join(lines)
+
+
+def run_extract(args: argparse.Namespace) -> int:
+    from engine import openpose
+    from engine.api import EngineSettings, analyse
+
+    bar = ProgressBar()
+    try:
+        base = settings_from(args)
+        settings = EngineSettings(**{**base.__dict__, "analysis_fps": args.fps or 0.0})
+        t0 = time.perf_counter()
+        seq = analyse(args.video, settings, progress=bar, cache=False)
+        written = openpose.write_directory(seq, args.output, name=args.video.stem)
+    except (EngineError, OSError, Exception, KeyboardInterrupt) as exc:
+        bar.close()
+        return fail(exc, args.json)
+    bar.close()
+    summary = {
+        "frames": len(written),
+        "with_dancer": seq.frames_with_dancer,
+        "output": str(args.output),
+        "backend": seq.backend,
+        "seconds": round(time.perf_counter() - t0, 3),
+        "notes": seq.notes,
+    }
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"wrote {len(written)} OpenPose files to {args.output} ({seq.frames_with_dancer} with a dancer)")
+        for note in seq.notes:
+            print(f"  - {note}")
+    return 0
