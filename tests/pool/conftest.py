@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,15 @@ def run_async(coroutine, timeout_s: float = 120.0):
             return await coroutine
 
     return asyncio.run(bounded())
+
+
+async def wait_for_file(path: Path, timeout_s: float = 20.0) -> str:
+    """Wait until a job has written `path` (e.g. its pid when it started) and return the content."""
+    deadline = time.monotonic() + timeout_s
+    while not path.exists() or not path.read_text():
+        assert time.monotonic() < deadline, f"{path.name} never appeared"
+        await asyncio.sleep(0.02)
+    return path.read_text()
 
 
 @pytest.fixture

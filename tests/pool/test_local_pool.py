@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_async
+from conftest import run_async, wait_for_file
 from pool_jobs import Task, WorkerSettings
 
 from engine.errors import VideoError
@@ -34,14 +34,6 @@ RUNNER = "pool_jobs:run"
 def make_pool(settings: WorkerSettings, workers: int = 2, **overrides) -> LocalPool:
     pool_settings = PoolSettings(runner=RUNNER, **overrides)
     return LocalPool(settings, pool_settings, plans=[WorkerPlan("cpu", 1)] * workers)
-
-
-async def wait_for_file(path: Path, timeout_s: float = 20.0) -> str:
-    deadline = time.monotonic() + timeout_s
-    while not path.exists() or not path.read_text():
-        assert time.monotonic() < deadline, f"{path.name} never appeared"
-        await asyncio.sleep(0.02)
-    return path.read_text()
 
 
 def is_alive(pid: int) -> bool:

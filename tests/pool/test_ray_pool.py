@@ -11,9 +11,8 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="the `ray` extra is not installed (pip install -e '.[ray]')")
 
-from conftest import run_async  # noqa: E402
+from conftest import run_async, wait_for_file  # noqa: E402
 from pool_jobs import ClipOptions, FileTask, Task  # noqa: E402
-from test_local_pool import wait_for_file  # noqa: E402
 
 from engine.errors import VideoError  # noqa: E402
 from engine.pool import JobTimeoutError, PoolSettings, WorkerCrashError  # noqa: E402
