@@ -7,6 +7,7 @@ import argparse
 import logging
 import sys
 
+from bot import community_cli
 from engine import cli as engine_cli
 from engine.native_stderr import silence_native_stderr
 
@@ -18,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging on stderr (-vv: debug)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     engine_cli.register(sub)
+    community_cli.register(sub)
     return parser
 
 

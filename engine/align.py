@@ -30,8 +30,8 @@ MOTION_WEIGHT = 0.15  # how much limb motion counts against limb direction in th
 BAND_S = 0.5  # the warp may stray this far from the straight time map
 WARP_STEP_COST = 0.02  # cost of each grid step the warp moves (keeps it smooth)
 AUDIO_WINDOW_S = 0.75  # with matching music, the dance offset lies within this of the music's offset
-MIRROR_MARGIN = 0.01
-MOMENT_FLOOR = 0.1  # a still moment at the dancer's neutral pose counts this much (relative to the busiest)  # the mirror image must fit better by this much to be chosen
+MIRROR_MARGIN = 0.01  # the mirror image must fit better by this much to be chosen
+MOMENT_FLOOR = 0.1  # a still moment at the standing pose counts this much (relative to the busiest)
 
 
 @dataclass

@@ -42,14 +42,17 @@ MIN_ATTEMPT_S = 1.0
 class EngineSettings:
     """How the engine runs. Built by the caller (CLI, bot config); the engine reads no environment.
 
-    analysis_fps: frames per second analysed by the pose estimator (10: see docs/benchmarks.md for the
-        measurements behind it). Also the rate of the alignment grid.
+    analysis_fps: frames per second analysed by the pose estimator (see docs/benchmarks.md for the
+        measurements behind the default: scores of real pairs do not move between 6 and 15 fps).
+    grid_rate: Hz of the time grid that alignment and scoring work on (poses are interpolated onto it); the
+        scorer's parameters were calibrated at 10 Hz.
     pose_threads: time segments of one clip analysed in parallel (one per core is best when a single clip
         is analysed at a time; 1 when several worker processes share the cores).
     """
 
     cache_dir: Path = Path("data/cache")
     analysis_fps: float = 10.0
+    grid_rate: float = 10.0
     max_duration_s: float = 180.0
     max_bytes: int = 200 * MiB
     max_pixels: int = 4096 * 4096
@@ -240,7 +243,7 @@ def compare(
     t0 = time.perf_counter()
     if progress:
         progress("align", 0.0)
-    rate = settings.analysis_fps
+    rate = settings.grid_rate
     ref_track = resample(ref.sequence, rate)
     att_track = resample(att.sequence, rate)
     if ref_track.weights.sum() == 0 or att_track.weights.sum() == 0:

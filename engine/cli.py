@@ -9,7 +9,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import TextIO
+from typing import ClassVar, TextIO
 
 from engine.errors import EngineError
 
@@ -21,7 +21,12 @@ EXIT_FAILURE = 2
 class ProgressBar:
     """A one-line progress bar on a terminal (stderr); silent when stderr is not a terminal."""
 
-    STAGES = {"reference": (0.0, 0.35), "pose": (0.35, 0.9), "align": (0.9, 0.95), "render": (0.95, 1.0)}
+    STAGES: ClassVar[dict[str, tuple[float, float]]] = {
+        "reference": (0.0, 0.35),
+        "pose": (0.35, 0.9),
+        "align": (0.9, 0.95),
+        "render": (0.95, 1.0),
+    }
 
     def __init__(self, stream: TextIO = sys.stderr, enabled: bool | None = None) -> None:
         self.stream = stream
@@ -52,6 +57,7 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=2, help="segments of a clip analysed in parallel (default 2)")
     parser.add_argument("--cache-dir", type=Path, default=Path("data/cache"), help="reference pose cache")
     parser.add_argument("--max-duration", type=float, default=180.0, help="longest accepted video, seconds")
+    parser.add_argument("--max-mb", type=float, default=200.0, help="largest accepted video file, MiB")
     parser.add_argument("--device", default="cpu", help="torch device for the scorer (cpu, cuda, cuda:1)")
 
 
@@ -62,6 +68,7 @@ def settings_from(args: argparse.Namespace):
         cache_dir=args.cache_dir,
         analysis_fps=args.analysis_fps,
         max_duration_s=args.max_duration,
+        max_bytes=int(args.max_mb * 2**20),
         device=args.device,
         pose_threads=max(1, args.threads),
     )

@@ -98,8 +98,10 @@ def weak_moments(
             end = float(times[b - 1] + (times[1] - times[0] if len(times) > 1 else 0.0))
             found.append((badness, WeakMoment(float(times[a]), end, part, note)))
     found.sort(key=lambda x: -x[0])
-    chosen = sorted((w for _, w in found[:MAX_WEAK]), key=lambda w: w.start_s)
-    return chosen
+    top = found[0][0] if found else 1.0
+    for badness, moment in found:
+        moment.severity = float(badness / top) if top > 0 else 0.0
+    return sorted((w for _, w in found[:MAX_WEAK]), key=lambda w: w.start_s)
 
 
 def amplitude_notes(ref: LimbTrack, errors: Errors, alignment: Alignment) -> list[str]:
@@ -156,7 +158,8 @@ def sentences(
 ) -> list[str]:
     """Short sentences a dancer can act on, most useful first."""
     out: list[str] = []
-    for w in sorted(weak, key=lambda w: w.start_s)[:3]:
+    worst = sorted(weak, key=lambda w: -w.severity)[:3]
+    for w in sorted(worst, key=lambda w: w.start_s):
         out.append(f"{w.note} at {clock(w.start_s)}-{clock(w.end_s)}")
     out.extend(amplitude[:2])
     tempo = alignment.tempo
@@ -170,6 +173,8 @@ def sentences(
         out.append(f"you were {'behind' if lag > 0 else 'ahead of'} the music by about {abs(lag):.1f} s")
     elif errors.drift_rms > 0.2:
         out.append("your timing wanders: some moves come early, some late")
+    if errors.timing[3] > 0.35:
+        out.append("your moves are softer or smaller than the reference's: put more energy into them")
     uncovered = 1.0 - float(
         (errors.covered * (errors.moment_weight > 0)).sum() / max(1, (errors.moment_weight > 0).sum())
     )

@@ -102,6 +102,7 @@ class MediaPipeBackend:
         self.threads = max(1, threads)
         self.max_side = max_side
         self._local = threading.local()
+        self._decoder_threads = 0
 
     def _graph(self):
         graph = getattr(self._local, "graph", None)
@@ -126,7 +127,15 @@ class MediaPipeBackend:
     ) -> _Segment:
         graph = self._graph()
         seg = _Segment([], [], DecodeReport())
-        frames = iter_frames(info, fps=fps, start=start, end=end, max_side=self.max_side, report=seg.report)
+        frames = iter_frames(
+            info,
+            fps=fps,
+            start=start,
+            end=end,
+            max_side=self.max_side,
+            report=seg.report,
+            threads=self._decoder_threads,
+        )
         while True:
             t0 = time.perf_counter()
             item = next(frames, None)
@@ -152,6 +161,8 @@ class MediaPipeBackend:
         """The main dancer's poses; `timings`, if given, receives the seconds spent decoding and estimating
         (thread time divided by the number of threads, so the two add up to about the wall time)."""
         n = self.threads if info.duration >= 4.0 else 1
+        # Segments decode in parallel already: one decoder thread each avoids oversubscribing the cores.
+        self._decoder_threads = 1 if n > 1 else 0
         bounds = [info.duration * k / n for k in range(n + 1)]
         expected = max(1.0, info.duration * (fps or info.fps))
         done = [0]

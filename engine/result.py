@@ -15,7 +15,8 @@ class WeakMoment:
     start_s: float
     end_s: float
     part: str  # "arms", "legs", "torso", "head" or "timing"
-    note: str  # e.g. "left arm late"
+    note: str  # e.g. "left arm late by about 0.4 s"
+    severity: float = 0.0  # 0-1: how much of the part's accuracy was lost there, times how long, relative
 
 
 @dataclass
@@ -75,4 +76,5 @@ class ScoreResult:
         for w in d["weak_moments"]:
             w["start_s"] = round(w["start_s"], 2)
             w["end_s"] = round(w["end_s"], 2)
+            w["severity"] = round(w["severity"], 3)
         return d

@@ -1,0 +1,133 @@
+"""The one place that reads environment variables (and an optional `.env` file).
+
+Variables (all optional):
+    DANCESCORE_DATA_DIR            where the database, reference poses and clips live (default ./data)
+    DANCESCORE_DB_URL              sqlite+aiosqlite:///path.db (default: <data dir>/dancescore.db)
+                                   or postgresql+asyncpg://user@host:5432/db
+    DANCESCORE_RATE_LIMIT          videos per user per window (default 10)
+    DANCESCORE_RATE_WINDOW_S       the rate-limit window in seconds (default 3600)
+    DANCESCORE_MAX_DURATION_S      longest video accepted, seconds (default 180)
+    DANCESCORE_MAX_MB              largest video accepted, MiB (default 200)
+    DANCESCORE_SEASON              default season for new communities: monthly, weekly or none
+    DISCORD_TOKEN, TELEGRAM_TOKEN  bot tokens (secret: never shown in repr or logs)
+    TELEGRAM_API_URL               Bot API server base URL (default https://api.telegram.org)
+Values already in the environment win over the `.env` file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.core.models import Limits, Season
+
+
+class ConfigError(ValueError):
+    """A setting is malformed; the message names the variable and what it should look like."""
+
+
+class SecretStr:
+    """A secret that never shows itself in `repr`, `str` or f-strings; `reveal()` gives the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "SecretStr('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretStr) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("data")
+    db_url: str = "sqlite+aiosqlite:///data/dancescore.db"
+    limits: Limits = field(default_factory=Limits)
+    season: Season = Season.MONTHLY
+    discord_token: SecretStr | None = None
+    telegram_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")) -> Settings:
+        """Read the settings from `environ` (default: os.environ) over the `.env` file, if it exists."""
+        values = dict(read_env_file(env_file)) if env_file is not None and env_file.is_file() else {}
+        values.update(os.environ if environ is None else environ)
+        data_dir = Path(values.get("DANCESCORE_DATA_DIR") or "data")
+        db_url = values.get("DANCESCORE_DB_URL") or f"sqlite+aiosqlite:///{data_dir / 'dancescore.db'}"
+        limits = Limits(
+            max_duration_s=_number(values, "DANCESCORE_MAX_DURATION_S", 180.0),
+            max_bytes=int(_number(values, "DANCESCORE_MAX_MB", 200.0) * 2**20),
+            rate_limit=int(_number(values, "DANCESCORE_RATE_LIMIT", 10)),
+            rate_window_s=_number(values, "DANCESCORE_RATE_WINDOW_S", 3600.0),
+        )
+        season_text = (values.get("DANCESCORE_SEASON") or "monthly").strip().lower()
+        try:
+            season = Season(season_text)
+        except ValueError as exc:
+            raise ConfigError(f"DANCESCORE_SEASON must be monthly, weekly or none, not “{season_text}”.") from exc
+        return cls(
+            data_dir=data_dir,
+            db_url=db_url,
+            limits=limits,
+            season=season,
+            discord_token=_secret(values, "DISCORD_TOKEN"),
+            telegram_token=_secret(values, "TELEGRAM_TOKEN"),
+            telegram_api_url=(values.get("TELEGRAM_API_URL") or "https://api.telegram.org").rstrip("/"),
+        )
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Parse `KEY=value` lines (`#` comments, optional `export `, optional matching quotes)."""
+    result: dict[str, str] = {}
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        line = line.removeprefix("export ").strip()
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise ConfigError(f"{path}, line {number}: expected KEY=value.")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        result[key.strip()] = value
+    return result
+
+
+def _number(values: Mapping[str, str], name: str, default: float) -> float:
+    text = values.get(name)
+    if not text:
+        return float(default)
+    try:
+        number = float(text)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, not “{text}”.") from exc
+    if not number > 0:
+        raise ConfigError(f"{name} must be above zero.")
+    return number
+
+
+def _secret(values: Mapping[str, str], name: str) -> SecretStr | None:
+    text = (values.get(name) or "").strip()
+    return SecretStr(text) if text else None

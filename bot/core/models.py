@@ -1,0 +1,239 @@
+"""Plain data the community core speaks: no platform types, no database rows."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from bot.core.errors import InvalidInputError
+from engine.result import ScoreResult
+
+
+class Season(enum.StrEnum):
+    """How a community's seasonal leaderboard is cut."""
+
+    MONTHLY = "monthly"
+    WEEKLY = "weekly"
+    NONE = "none"
+
+
+class Period(enum.StrEnum):
+    """Which attempts a leaderboard counts."""
+
+    ALL = "all"
+    SEASON = "season"
+    CHALLENGE = "challenge"
+
+
+MAX_DISPLAY_NAME = 128  # a Telegram first + last name can be 129 characters
+MAX_ID = 64
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a command. `is_moderator` is the platform's word (Discord: Manage Server; Telegram: admin).
+
+    The display name is tidied (spaces collapsed, cut to 128 characters, the user id when blank).
+    """
+
+    platform: str
+    user_id: str
+    display_name: str
+    is_moderator: bool = False
+
+    def __post_init__(self) -> None:
+        check_ids(self.platform, self.user_id)
+        shown = " ".join(str(self.display_name).split())[:MAX_DISPLAY_NAME] or self.user_id
+        object.__setattr__(self, "display_name", shown)
+
+
+@dataclass(frozen=True)
+class CommunityRef:
+    """Where a command was sent: a Discord server or a Telegram chat, written `platform:id`."""
+
+    platform: str
+    external_id: str
+
+    def __post_init__(self) -> None:
+        check_ids(self.platform, self.external_id)
+
+    @classmethod
+    def parse(cls, text: str) -> CommunityRef:
+        """Read `discord:123` or `telegram:-100456`."""
+        platform, sep, external_id = text.strip().partition(":")
+        if not sep or not platform or not external_id:
+            raise InvalidInputError(
+                f"“{text}” is not a community id; write it as platform:id, e.g. discord:1234567890."
+            )
+        return cls(platform.lower(), external_id)
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.external_id}"
+
+
+@dataclass(frozen=True)
+class Community:
+    id: int
+    platform: str
+    external_id: str
+    season: Season
+
+    @property
+    def ref(self) -> CommunityRef:
+        return CommunityRef(self.platform, self.external_id)
+
+
+@dataclass(frozen=True)
+class Dance:
+    """A reference dance registered in one community; `pose_path` is its analysed `.npz` pose file."""
+
+    id: int
+    community_id: int
+    name: str
+    aliases: tuple[str, ...]
+    pose_path: str
+    reference_video: str | None
+    duration_s: float
+    added_by: str  # display name of the moderator who added it
+    added_by_user: str  # platform:user_id
+    added_at: datetime
+
+
+@dataclass(frozen=True)
+class ReferencePose:
+    """What the engine keeps of an analysed reference video."""
+
+    pose_path: Path
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class Attempt:
+    id: int
+    community_id: int
+    dance_id: int
+    dance_name: str
+    platform: str
+    user_id: str
+    display_name: str
+    score: float
+    form: float
+    timing: float
+    parts: dict[str, float]
+    submitted_at: datetime
+    challenge_id: int | None
+    clip_path: str | None
+    card_path: str | None
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class LeaderboardEntry:
+    """One row of a board. For a dance: the user's best score. Overall: the sum of their best per dance.
+
+    `achieved_at` breaks ties (earlier wins): when that best (or that total) was reached.
+    """
+
+    rank: int
+    platform: str
+    user_id: str
+    display_name: str
+    score: float
+    achieved_at: datetime
+    dances: int = 1
+
+
+@dataclass(frozen=True)
+class Challenge:
+    id: int
+    community_id: int
+    dance_id: int
+    dance_name: str
+    started_by: str
+    starts_at: datetime
+    ends_at: datetime
+    closed_at: datetime | None
+    close_reason: str | None  # "deadline" or "ended early"
+    channel: str | None  # where the bots announce the results
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    community: CommunityRef
+    dance: str | None  # None: overall (sum of each user's best per dance)
+    period: Period
+    period_label: str  # "all time", "season 2026-11", "week 2026-W48", "challenge #3 (renegade)"
+    entries: list[LeaderboardEntry]
+    challenge: Challenge | None = None
+
+
+@dataclass(frozen=True)
+class ChallengeStatus:
+    challenge: Challenge
+    standings: list[LeaderboardEntry]
+    seconds_left: float
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """A closed challenge's results, to be posted once by whichever bot claims it."""
+
+    id: int
+    community: CommunityRef
+    challenge: Challenge
+    standings: list[LeaderboardEntry]
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A user's place on one board."""
+
+    board: str  # dance name, or "overall"
+    rank: int
+    score: float
+    of: int  # how many people are on the board
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What `/me` shows: recent attempts and the user's ranks (all time)."""
+
+    caller: Caller
+    attempts: list[Attempt]
+    standings: list[Standing]
+
+
+@dataclass(frozen=True)
+class ScoredAttempt:
+    """What `submit_attempt` returns to the bots."""
+
+    attempt: Attempt
+    result: ScoreResult
+    personal_best: bool
+    standing: Standing
+    challenge: Challenge | None = None
+    challenge_standing: Standing | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the core enforces before any heavy work."""
+
+    max_duration_s: float = 180.0
+    max_bytes: int = 200 * 2**20
+    rate_limit: int = 10  # videos per user per window (failures count too)
+    rate_window_s: float = 3600.0
+    job_lease_s: float = 20 * 60.0  # a running job older than this is treated as dead (crashed process)
+
+
+def check_ids(platform: str, identifier: str) -> None:
+    """Platform names and ids are short, non-empty strings (they key the database)."""
+    if not platform or len(platform) > 32 or not identifier or len(identifier) > MAX_ID:
+        raise InvalidInputError(f"“{platform}:{identifier}” is not a valid platform and id.")

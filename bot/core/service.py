@@ -1,0 +1,503 @@
+"""The community service: every command of both bots (and the moderator CLI) is one method here.
+
+Platform-free: callers pass a `Caller` (who, and whether the platform says they moderate) and a
+`CommunityRef` (which server or chat). Refusals are `CoreError`s whose `str()` is the reply to send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import shutil
+import uuid
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.core.errors import (
+    ChallengeError,
+    DanceExistsError,
+    DuplicateAttemptError,
+    InvalidInputError,
+    NotModeratorError,
+    TooLargeError,
+    TooLongError,
+    UnknownDanceError,
+    describe_seconds,
+)
+from bot.core.models import (
+    Announcement,
+    Caller,
+    Challenge,
+    ChallengeStatus,
+    Community,
+    CommunityRef,
+    Dance,
+    Leaderboard,
+    Limits,
+    Period,
+    Profile,
+    ScoredAttempt,
+    Season,
+    Standing,
+)
+from bot.core.names import clean_name, match_name, normalise_name
+from bot.core.ports import AttemptRecord, Clock, CommunityStore, DanceEngine, NewDance, Progress
+from bot.core.seasons import ALL_TIME, find_current_season, format_challenge_key, list_season_keys
+
+log = logging.getLogger(__name__)
+
+MIN_CHALLENGE = timedelta(minutes=1)
+MAX_CHALLENGE = timedelta(days=90)
+
+
+class CommunityService:
+    """Dances, attempts, leaderboards and challenges for every community, over a store and an engine."""
+
+    def __init__(
+        self,
+        store: CommunityStore,
+        engine: DanceEngine,
+        clock: Clock,
+        *,
+        media_dir: Path,
+        limits: Limits | None = None,
+        default_season: Season = Season.MONTHLY,
+        board_size: int = 10,
+        announce_lease_s: float = 300.0,
+    ) -> None:
+        self.store = store
+        self.engine = engine
+        self.clock = clock
+        self.media_dir = Path(media_dir)
+        self.limits = limits or Limits()
+        self.default_season = default_season
+        self.board_size = board_size
+        self.announce_lease_s = announce_lease_s
+
+    # ---- dances -------------------------------------------------------------------------------------------
+
+    async def add_dance(
+        self,
+        caller: Caller,
+        where: CommunityRef,
+        name: str,
+        video: Path,
+        *,
+        aliases: tuple[str, ...] | list[str] = (),
+        progress: Progress | None = None,
+    ) -> Dance:
+        """Register a reference dance (moderators only): the video is analysed once and its poses kept.
+
+        Raises NotModeratorError, InvalidInputError (bad name), DanceExistsError, TooLargeError,
+        TooLongError, UnreadableVideoError or AnalysisError. Nothing is stored unless all of it succeeds.
+        """
+        self._require_moderator(caller, "register dances")
+        shown = [clean_name(n) for n in (name, *aliases)]
+        keys = [normalise_name(n) for n in shown]
+        if len(set(keys)) != len(keys):
+            raise InvalidInputError("The name and aliases must all be different.")
+        community = await self._community(where)
+        taken = {key for key, _, _ in await self.store.list_dance_names(community.id)}
+        clash = [s for s, k in zip(shown, keys, strict=True) if k in taken]
+        if clash:
+            raise DanceExistsError(f"A dance called “{clash[0]}” already exists here; pick another name.")
+        await self._check_video(video)
+        folder = self.media_dir / "references" / str(community.id)
+        stem = uuid.uuid4().hex
+        pose_path = folder / f"{stem}.npz"
+        kept_video = folder / f"{stem}{Path(video).suffix.lower() or '.mp4'}"
+        try:
+            reference = await self.engine.analyse_reference(Path(video), pose_path, progress)
+            await asyncio.to_thread(shutil.copyfile, video, kept_video)
+            dance = await self.store.add_dance(
+                NewDance(
+                    community_id=community.id,
+                    name=shown[0],
+                    names=list(zip(keys, shown, strict=True)),
+                    pose_path=str(reference.pose_path),
+                    reference_video=str(kept_video),
+                    duration_s=reference.duration_s,
+                    added_by=caller.display_name,
+                    added_by_user=f"{caller.platform}:{caller.user_id}",
+                    added_at=self.clock.now(),
+                )
+            )
+        except BaseException:
+            pose_path.unlink(missing_ok=True)
+            kept_video.unlink(missing_ok=True)
+            raise
+        log.info("dance %r registered in %s by %s", dance.name, where, caller.platform)
+        return dance
+
+    async def rename_dance(self, caller: Caller, where: CommunityRef, name: str, new_name: str) -> Dance:
+        """Give a dance a new name (moderators only); its boards and history follow it."""
+        self._require_moderator(caller, "rename dances")
+        shown = clean_name(new_name)
+        dance = await self.find_dance(where, name)
+        return await self.store.rename_dance(dance.id, shown, normalise_name(shown))
+
+    async def remove_dance(self, caller: Caller, where: CommunityRef, name: str) -> Dance:
+        """Retire a dance (moderators only): it leaves the list and the boards; past attempts stay in /me."""
+        self._require_moderator(caller, "remove dances")
+        dance = await self.find_dance(where, name)
+        await self.store.remove_dance(dance.id, self.clock.now())
+        return dance
+
+    async def list_dances(self, where: CommunityRef) -> list[Dance]:
+        """The community's dances, by name."""
+        community = await self.store.find_community(where)
+        return [] if community is None else await self.store.list_dances(community.id)
+
+    async def find_dance(self, where: CommunityRef, name: str) -> Dance:
+        """The dance called `name` (or an alias), tolerating case, spaces and small typos.
+
+        Raises UnknownDanceError with up to three close names when there is no clear match.
+        """
+        community = await self.store.find_community(where)
+        if community is None:
+            raise UnknownDanceError(name)
+        return await self._resolve(community, name)
+
+    async def suggest_dances(self, where: CommunityRef, typed: str, limit: int = 25) -> list[str]:
+        """Dance names for autocompletion: names containing what was typed first, then close ones."""
+        community = await self.store.find_community(where)
+        if community is None:
+            return []
+        names = await self.store.list_dance_names(community.id)
+        key = normalise_name(typed)
+        primary: dict[int, str] = {}
+        for _, dance_id, shown in names:
+            primary.setdefault(dance_id, shown)  # the store lists the primary name first
+        hits = [primary[d] for k, d, _ in names if key in k]
+        hits += list(match_name(typed, names, max_suggestions=limit).suggestions)
+        return list(dict.fromkeys(hits))[:limit]
+
+    async def list_communities(self) -> list[Community]:
+        """Every community that has used the bot (for the moderator CLI)."""
+        return await self.store.list_communities()
+
+    async def set_season(self, caller: Caller, where: CommunityRef, season: Season | str) -> Community:
+        """Choose how this community's seasonal board is cut: monthly, weekly or none (moderators only)."""
+        self._require_moderator(caller, "change the season length")
+        try:
+            chosen = Season(season)
+        except ValueError as exc:
+            raise InvalidInputError("The season can be monthly, weekly or none.") from exc
+        community = await self._community(where)
+        await self.store.set_season(community.id, chosen)
+        return replace(community, season=chosen)
+
+    # ---- attempts -----------------------------------------------------------------------------------------
+
+    async def submit_attempt(
+        self,
+        caller: Caller,
+        where: CommunityRef,
+        dance_name: str,
+        video: Path,
+        *,
+        progress: Progress | None = None,
+    ) -> ScoredAttempt:
+        """Score a user's attempt at a dance and put it on the boards.
+
+        Every limit is checked before the heavy work, cheapest first: unknown dance, file size, duration
+        (header only), duplicate video (content hash), one running job per user, the rate limit. Raises
+        the matching CoreError; a failure after that (not a video, no dancer) is an UnreadableVideoError
+        or AnalysisError and still counts towards the rate limit.
+        """
+        community = await self._community(where)
+        dance = await self._resolve(community, dance_name)
+        video = Path(video)
+        await self._check_video(video)
+        content_hash = await asyncio.to_thread(hash_file, video)
+        earlier = await self.store.find_attempt(dance.id, caller, content_hash)
+        if earlier is not None:
+            raise DuplicateAttemptError(dance.name, earlier.score)
+        submitted_at = self.clock.now()
+        limits = self.limits
+        job_id = await self.store.start_job(
+            caller,
+            community.id,
+            dance.id,
+            submitted_at,
+            limit=limits.rate_limit,
+            window_s=limits.rate_window_s,
+            lease_s=limits.job_lease_s,
+        )
+        folder = self.media_dir / "attempts" / str(community.id)
+        folder.mkdir(parents=True, exist_ok=True)
+        clip_path, card_path = folder / f"{job_id}-clip.mp4", folder / f"{job_id}-card.png"
+        try:
+            result = await self.engine.score(dance, video, clip_path=clip_path, card_path=card_path, progress=progress)
+            attempt, challenge, personal_best = await self.store.record_attempt(
+                AttemptRecord(
+                    job_id=job_id,
+                    community_id=community.id,
+                    dance_id=dance.id,
+                    dance_name=dance.name,
+                    caller=caller,
+                    score=float(result.score),
+                    form=float(result.form),
+                    timing=float(result.timing),
+                    parts={k: float(v) for k, v in result.parts.items()},
+                    result=simplify_json(result.to_dict()),
+                    content_hash=content_hash,
+                    clip_path=result.clip_path,
+                    card_path=result.card_path,
+                    submitted_at=submitted_at,
+                    recorded_at=self.clock.now(),
+                    season_keys=list_season_keys(submitted_at),
+                )
+            )
+        except BaseException:
+            await self.store.finish_job(job_id, "failed", self.clock.now())
+            clip_path.unlink(missing_ok=True)
+            card_path.unlink(missing_ok=True)
+            raise
+        standing = await self._find_standing(dance, ALL_TIME, caller)
+        challenge_standing = (
+            await self._find_standing(dance, format_challenge_key(challenge.id), caller) if challenge else None
+        )
+        log.info("attempt %d scored %.1f on %r in %s", attempt.id, attempt.score, dance.name, where)
+        return ScoredAttempt(
+            attempt=attempt,
+            result=result,
+            personal_best=personal_best,
+            standing=standing,
+            challenge=challenge,
+            challenge_standing=challenge_standing,
+            notes=list(result.notes),
+        )
+
+    # ---- boards -------------------------------------------------------------------------------------------
+
+    async def show_leaderboard(
+        self,
+        where: CommunityRef,
+        dance_name: str | None = None,
+        period: Period | str = Period.ALL,
+        *,
+        limit: int | None = None,
+    ) -> Leaderboard:
+        """The board of one dance (best per user) or overall (sum of bests), for a period.
+
+        `season` is this community's current season (all time where it has none); `challenge` is the
+        running challenge (of that dance, if named), else the last one that ran.
+        """
+        try:
+            chosen = Period(period)
+        except ValueError as exc:
+            raise InvalidInputError("The period can be all, season or challenge.") from exc
+        limit = min(max(1, limit or self.board_size), 100)
+        community = await self.store.find_community(where)
+        if community is None:
+            if dance_name:
+                raise UnknownDanceError(dance_name)
+            return Leaderboard(where, None, chosen, "all time" if chosen is Period.ALL else str(chosen), [])
+        dance = await self._resolve(community, dance_name) if dance_name else None
+        challenge = None
+        if chosen is Period.CHALLENGE:
+            challenge = await self.store.find_latest_challenge(community.id, dance.id if dance else None)
+            if challenge is None:
+                about = f" for “{dance.name}”" if dance else ""
+                raise ChallengeError(f"No challenge has run here{about} yet.")
+            dance = await self.store.get_dance(challenge.dance_id)
+            key = format_challenge_key(challenge.id)
+            label = f"challenge #{challenge.id} ({challenge.dance_name})"
+        elif chosen is Period.SEASON:
+            key, label = find_current_season(community.season, self.clock.now())
+        else:
+            key, label = ALL_TIME, "all time"
+        if dance is not None:
+            entries = await self.store.read_dance_board(dance.id, key, limit)
+        else:
+            entries = await self.store.read_overall_board(community.id, key, limit)
+        return Leaderboard(where, dance.name if dance else None, chosen, label, entries, challenge)
+
+    async def show_profile(self, caller: Caller, where: CommunityRef, *, limit: int = 10) -> Profile:
+        """The caller's recent attempts here and their all-time rank on each board they are on."""
+        community = await self.store.find_community(where)
+        if community is None:
+            return Profile(caller, [], [])
+        attempts = await self.store.list_attempts(community.id, caller, limit)
+        standings = await self.store.list_standings(community.id, caller, ALL_TIME)
+        return Profile(caller, attempts, standings)
+
+    # ---- challenges ---------------------------------------------------------------------------------------
+
+    async def start_challenge(
+        self,
+        caller: Caller,
+        where: CommunityRef,
+        dance_name: str,
+        duration: timedelta,
+        *,
+        channel: str | None = None,
+    ) -> Challenge:
+        """Open a challenge on a dance until now + `duration` (moderators only; one per dance at a time).
+
+        `channel` is where the bots will post the results when it closes.
+        """
+        self._require_moderator(caller, "run challenges")
+        if not MIN_CHALLENGE <= duration <= MAX_CHALLENGE:
+            raise InvalidInputError(
+                f"A challenge can last from {describe_seconds(MIN_CHALLENGE.total_seconds())} "
+                f"to {describe_seconds(MAX_CHALLENGE.total_seconds())}."
+            )
+        community = await self._community(where)
+        dance = await self._resolve(community, dance_name)
+        for running in await self.store.list_open_challenges(community.id):
+            if running.dance_id == dance.id:
+                left = self._describe_time_left(running)
+                raise ChallengeError(f"A challenge for “{dance.name}” is already running; it ends in {left}.")
+        now = self.clock.now()
+        challenge = await self.store.start_challenge(
+            community.id, dance.id, caller.display_name, now, now + duration, channel
+        )
+        log.info("challenge %d on %r started in %s", challenge.id, dance.name, where)
+        return challenge
+
+    async def show_challenges(self, where: CommunityRef, dance_name: str | None = None) -> list[ChallengeStatus]:
+        """The running challenges (of one dance, if named) with their current standings."""
+        community = await self.store.find_community(where)
+        if community is None:
+            return []
+        dance = await self._resolve(community, dance_name) if dance_name else None
+        now = self.clock.now()
+        statuses = []
+        for challenge in await self.store.list_open_challenges(community.id):
+            if dance is None or challenge.dance_id == dance.id:
+                standings = await self.store.read_dance_board(
+                    challenge.dance_id, format_challenge_key(challenge.id), self.board_size
+                )
+                left = max(0.0, (challenge.ends_at - now).total_seconds())
+                statuses.append(ChallengeStatus(challenge, standings, left))
+        return statuses
+
+    async def end_challenge(self, caller: Caller, where: CommunityRef, dance_name: str | None = None) -> Challenge:
+        """End a running challenge now (moderators only); its results are queued for announcement."""
+        self._require_moderator(caller, "run challenges")
+        community = await self._community(where)
+        running = await self.store.list_open_challenges(community.id)
+        if dance_name:
+            dance = await self._resolve(community, dance_name)
+            running = [c for c in running if c.dance_id == dance.id]
+        if not running:
+            raise ChallengeError(
+                "No challenge is running here." if not dance_name else "That dance has no challenge running."
+            )
+        if len(running) > 1:
+            names = ", ".join(f"“{c.dance_name}”" for c in running)
+            raise ChallengeError(f"Several challenges are running ({names}); say which dance to end.")
+        closed = await self.store.close_challenge(running[0].id, self.clock.now(), "ended early", self.board_size)
+        if closed is None:
+            raise ChallengeError("That challenge has just closed.")
+        return closed
+
+    async def close_due_challenges(self) -> list[Challenge]:
+        """Close every challenge whose deadline has passed, in all communities, and queue its results.
+
+        Call it on start (it catches deadlines that passed while the process was down) and then
+        regularly (`run_challenge_clock`). A challenge waits for attempts submitted before its deadline
+        that are still being scored, at most one job lease; safe to run in several processes at once.
+        """
+        now = self.clock.now()
+        closed = []
+        for challenge in await self.store.list_due_challenges(now):
+            overdue = now - challenge.ends_at > timedelta(seconds=self.limits.job_lease_s)
+            waiting = await self.store.count_jobs_running_before(
+                challenge.dance_id, challenge.ends_at, now, self.limits.job_lease_s
+            )
+            if waiting and not overdue:
+                log.info("challenge %d waits for %d attempt(s) still being scored", challenge.id, waiting)
+                continue
+            done = await self.store.close_challenge(challenge.id, now, "deadline", self.board_size)
+            if done is not None:
+                closed.append(done)
+        return closed
+
+    async def run_challenge_clock(self, stop: asyncio.Event, *, poll_s: float = 30.0) -> None:
+        """Close challenges at their deadlines until `stop` is set (sleeps until the next deadline)."""
+        while not stop.is_set():
+            try:
+                await self.close_due_challenges()
+                deadline = await self.store.find_next_deadline()
+            except Exception:
+                log.exception("closing due challenges failed; retrying in %.0f s", poll_s)
+                deadline = None
+            wait = poll_s
+            if deadline is not None:
+                wait = min(poll_s, max(0.5, (deadline - self.clock.now()).total_seconds()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=wait)
+
+    async def claim_announcements(self, platform: str, claimer: str, *, limit: int = 10) -> list[Announcement]:
+        """Closed challenges' results for a bot of `platform` to post; confirm each once posted.
+
+        A claim holds for `announce_lease_s`: if the claimer dies before confirming, another takes it
+        over after that; one that confirms is never handed out again.
+        """
+        return await self.store.claim_announcements(platform, claimer, self.clock.now(), self.announce_lease_s, limit)
+
+    async def confirm_announcement(self, announcement: Announcement | int, claimer: str) -> bool:
+        """Record that the results were posted; False when the claim had lapsed and passed to another."""
+        announcement_id = announcement if isinstance(announcement, int) else announcement.id
+        return await self.store.confirm_announcement(announcement_id, claimer, self.clock.now())
+
+    # ---- internals ----------------------------------------------------------------------------------------
+
+    def _require_moderator(self, caller: Caller, action: str) -> None:
+        if not caller.is_moderator:
+            raise NotModeratorError(action)
+
+    async def _community(self, where: CommunityRef) -> Community:
+        return await self.store.ensure_community(where, self.clock.now(), self.default_season)
+
+    async def _resolve(self, community: Community, name: str) -> Dance:
+        if not normalise_name(name or ""):
+            raise InvalidInputError("Say which dance, e.g. /score renegade (send /dances for the list).")
+        match = match_name(name, await self.store.list_dance_names(community.id))
+        dance = await self.store.get_dance(match.target) if match.target is not None else None
+        if dance is None:
+            raise UnknownDanceError(name, match.suggestions)
+        return dance
+
+    async def _check_video(self, video: Path) -> None:
+        try:
+            size = Path(video).stat().st_size
+        except OSError as exc:
+            raise InvalidInputError("The video could not be found; send it again.") from exc
+        if size > self.limits.max_bytes:
+            raise TooLargeError(size, self.limits.max_bytes)
+        duration = await self.engine.measure(Path(video))
+        if duration > self.limits.max_duration_s:
+            raise TooLongError(duration, self.limits.max_duration_s)
+
+    async def _find_standing(self, dance: Dance, period_key: str, caller: Caller) -> Standing:
+        found = await self.store.find_dance_standing(dance.id, period_key, caller)
+        if found is None:  # cannot happen right after recording; kept total for type safety
+            return Standing(dance.name, 0, 0.0, 0)
+        rank, size, best = found
+        return Standing(dance.name, rank, best, size)
+
+    def _describe_time_left(self, challenge: Challenge) -> str:
+        return describe_seconds(max(0.0, (challenge.ends_at - self.clock.now()).total_seconds()))
+
+
+def simplify_json(data: dict[str, Any]) -> dict[str, Any]:
+    """The same data with numpy scalars turned into Python numbers, so any JSON column accepts it."""
+    return json.loads(json.dumps(data, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
+
+
+def hash_file(path: Path) -> str:
+    """SHA-256 of a file's bytes, hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

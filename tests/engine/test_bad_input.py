@@ -1,0 +1,169 @@
+"""Every bad upload gets exit status 2, one specific line on stderr and a JSON error with its own code."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from tests.engine.cli_runner import dancescore
+from tests.render.render_media import make_video
+
+REF_KEYPOINTS = Path(__file__).resolve().parents[1] / "data" / "keypoints" / "squat_reference.npz"
+
+
+def refused(attempt: Path, *extra: str) -> tuple[str, str]:
+    """Run compare --json against the shipped reference; return (code, message) after checking the contract."""
+    run = dancescore("compare", REF_KEYPOINTS, attempt, "--json", *extra)
+    assert run.code == 2, run.stderr
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one line on stderr, got: {run.stderr!r}"
+    assert lines[0].startswith("dancescore: error: ")
+    error = run.json()["error"]
+    assert error["message"] in lines[0]
+    return error["code"], error["message"]
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def test_missing_file(tmp_path):
+    code, message = refused(tmp_path / "nope.mp4")
+    assert code == "missing_file" and "nope.mp4" in message
+
+
+def test_zero_bytes(tmp_path):
+    code, message = refused(write(tmp_path / "empty.mp4", b""))
+    assert code == "empty_file" and "empty" in message
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"hello, this is my dance\n" * 10, "text file"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(200), "picture"),
+        (b"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nfile:///etc/passwd\n#EXT-X-ENDLIST\n", "playlist"),
+        (b"%PDF-1.7\n" + bytes(100), "PDF"),
+        (bytes(range(256)) * 20, "not a video"),
+    ],
+    ids=["text", "png", "hls-playlist-named-mp4", "pdf", "random-bytes"],
+)
+def test_not_a_video(tmp_path, content, says):
+    code, message = refused(write(tmp_path / "upload.mp4", content))
+    assert code == "not_a_video" and says in message
+
+
+def test_damaged_container(tmp_path):
+    # Right magic bytes, garbage after them.
+    data = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + np.random.default_rng(1).bytes(50_000)
+    code, message = refused(write(tmp_path / "damaged.mp4", data))
+    assert code == "unreadable_video" and "damaged" in message
+
+
+def test_truncated_without_index(tmp_path):
+    # A plain MP4 keeps its index (moov) at the end: cut it off and nothing can be read.
+    video = make_video(tmp_path / "full.mp4", (320, 240), duration_s=2.0)
+    data = video.read_bytes()
+    code, message = refused(write(tmp_path / "cut.mp4", data[: len(data) // 2]))
+    assert code == "unreadable_video" and "damaged" in message
+
+
+def test_no_video_stream(tmp_path):
+    path = tmp_path / "sound.m4a"
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("aac", rate=44100)
+        stream.layout = "mono"
+        samples = (0.2 * np.sin(np.linspace(0, 2 * np.pi * 440 * 2, 88200))).astype(np.float32)[None]
+        frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+        frame.sample_rate = 44100
+        for packet in stream.encode(frame):
+            out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    code, message = refused(path)
+    assert code == "no_video_stream" and "no video" in message
+
+
+def test_too_long(tmp_path):
+    video = make_video(tmp_path / "long.mp4", (160, 120), duration_s=4.0)
+    code, message = refused(video, "--max-duration", "3")
+    assert code == "too_long" and "0:04" in message and "0:03" in message
+
+
+def test_too_many_pixels_is_refused_before_decoding(tmp_path):
+    video = make_video(tmp_path / "huge.mp4", (4160, 4160), duration_s=0.1, fps=10)
+    code, message = refused(video)
+    assert code == "too_many_pixels" and "4160x4160" in message
+
+
+def test_too_large(tmp_path):
+    video = make_video(tmp_path / "big.mp4", (160, 120), duration_s=1.0)
+    code, message = refused(video, "--max-mb", "0.001")
+    assert code == "too_large" and "MB" in message
+
+
+def test_no_person_in_frame(tmp_path):
+    video = make_video(tmp_path / "boxes.mp4", (320, 240), duration_s=2.0)
+    code, message = refused(video)
+    assert code == "no_dancer" and "no person" in message
+
+
+def test_malformed_openpose_directory(tmp_path):
+    folder = tmp_path / "poses"
+    folder.mkdir()
+    (folder / "clip_000000000000_keypoints.json").write_text('{"people": [{"pose_keypoints_2d": [1, 2, 3]}]}')
+    code, message = refused(folder)
+    assert code == "bad_keypoints" and "75" in message
+
+
+def test_empty_openpose_directory(tmp_path):
+    code, message = refused(tmp_path)
+    assert code == "bad_keypoints" and "keypoints.json" in message
+
+
+def test_every_refusal_has_its_own_message(tmp_path):
+    """The messages above are distinct sentences, not one generic error."""
+    messages = {
+        refused(write(tmp_path / "a.mp4", b""))[1],
+        refused(write(tmp_path / "b.mp4", b"text" * 50))[1],
+        refused(tmp_path / "missing.mp4")[1],
+        refused(make_video(tmp_path / "c.mp4", (160, 120), duration_s=2.0))[1],
+    }
+    assert len(messages) == 4
+
+
+@pytest.mark.slow
+def test_truncated_clip_keeps_the_good_frames_and_says_what_was_lost(tmp_path, data_dir):
+    # Remux the real clip with its index first (faststart), then cut off the last 40%.
+    source = data_dir / "squat_reference.mp4"
+    fast = tmp_path / "fast.mp4"
+    with av.open(str(source)) as src, av.open(str(fast), "w", options={"movflags": "+faststart"}) as dst:
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is None:
+                continue
+            packet.stream = stream
+            dst.mux(packet)
+    data = fast.read_bytes()
+    cut = write(tmp_path / "cut.mp4", data[: int(len(data) * 0.6)])
+    run = dancescore("compare", REF_KEYPOINTS, cut, "--json")
+    assert run.code == 0, run.stderr
+    result = run.json()
+    assert any("cut short" in note for note in result["notes"]), result["notes"]
+    assert any("cut short" in line for line in result["feedback"])
+    assert result["frames"]["attempt"]["with_dancer"] > 20
+    # Most of the reference is not in the cut file: the score says so.
+    assert result["score"] < 9.0
+
+
+def test_the_cli_never_leaves_a_partial_output(tmp_path):
+    folder = tmp_path / "out"
+    run = dancescore("extract", tmp_path / "missing.mp4", "-o", folder)
+    assert run.code == 2
+    assert not folder.exists() or not any(folder.iterdir())
+    shutil.rmtree(folder, ignore_errors=True)
