@@ -61,6 +61,7 @@ class ProcessSlot:
         self._job_ids = itertools.count(1)
         self._ready: asyncio.Future[int] | None = None
         self._current: tuple[int, asyncio.Future[ScoreResult], Progress] | None = None
+        self._busy = False  # the worker is (still) running a job, even one nobody waits for any more
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reader: threading.Thread | None = None
 
@@ -102,6 +103,7 @@ class ProcessSlot:
         future: asyncio.Future[ScoreResult] = self._loop.create_future()
         self._current = (job_id, future, progress)
         try:
+            self._busy = True
             self._conn.send(("run", job_id, job))
             return await future
         except (BrokenPipeError, ConnectionError, EOFError) as e:
@@ -118,7 +120,7 @@ class ProcessSlot:
         if process is None:
             return
         self._generation += 1  # its exit is expected now
-        if self._current is None and conn is not None and process.is_alive():
+        if not self._busy and conn is not None and process.is_alive():  # idle: let it exit cleanly
             with contextlib.suppress(OSError):
                 conn.send(("stop",))
             await asyncio.to_thread(process.join, _STOP_GRACE_S)
@@ -128,6 +130,7 @@ class ProcessSlot:
     async def _kill(self) -> None:
         process, conn, reader = self._process, self._conn, self._reader
         self._process, self._conn, self._reader = None, None, None
+        self._busy = False
         self._generation += 1
         if process is not None:
             if process.is_alive():
@@ -189,8 +192,10 @@ class ProcessSlot:
         if kind == "progress":
             progress(message[2], message[3])
         elif kind == "done":
+            self._busy = False
             future.set_result(message[2])
         elif kind == "failed":
+            self._busy = False
             future.set_exception(decode_error(message[2]))
 
     def _on_exit(self, generation: int, exitcode: int | None) -> None:

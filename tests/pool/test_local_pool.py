@@ -273,7 +273,7 @@ def test_shutdown_without_drain_fails_running_and_waiting_jobs_and_stops_every_w
         return pids, closed_in, outcomes, pool.stats()
 
     pids, closed_in, outcomes, stats = run_async(scenario())
-    assert closed_in < 10
+    assert closed_in < 4  # a running job is stopped, not waited for
     assert all(isinstance(o, PoolClosedError) for o in outcomes)
     assert "send your video again" in str(outcomes[0])
     assert not any(is_alive(pid) for pid in pids)
