@@ -11,6 +11,10 @@ Variables (all optional):
     DANCESCORE_SEASON              default season for new communities: monthly, weekly or none
     DISCORD_TOKEN, TELEGRAM_TOKEN  bot tokens (secret: never shown in repr or logs)
     TELEGRAM_API_URL               Bot API server base URL (default https://api.telegram.org)
+    DANCESCORE_ENGINE_POOL         where scoring runs: local (worker processes, default) or ray
+    DANCESCORE_WORKERS             engine workers (default: one per GPU, else one per CPU core)
+    DANCESCORE_RAY_ADDRESS         the Ray cluster to join (ray://head:10001, or auto); default: a local one
+    DANCESCORE_OPS_PORT            port of /healthz and /metrics on 127.0.0.1 (default 9108; off to disable)
 Values already in the environment win over the `.env` file.
 """
 
@@ -63,6 +67,10 @@ class Settings:
     discord_token: SecretStr | None = None
     telegram_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
+    engine_pool: str = "local"
+    workers: int | None = None
+    ray_address: str | None = None
+    ops_port: int | None = 9108
 
     @property
     def media_dir(self) -> Path:
@@ -94,6 +102,10 @@ class Settings:
             discord_token=_secret(values, "DISCORD_TOKEN"),
             telegram_token=_secret(values, "TELEGRAM_TOKEN"),
             telegram_api_url=(values.get("TELEGRAM_API_URL") or "https://api.telegram.org").rstrip("/"),
+            engine_pool=_choice(values, "DANCESCORE_ENGINE_POOL", ("local", "ray"), "local"),
+            workers=int(_number(values, "DANCESCORE_WORKERS", 0)) or None,
+            ray_address=values.get("DANCESCORE_RAY_ADDRESS") or None,
+            ops_port=_port(values, "DANCESCORE_OPS_PORT", 9108),
         )
 
 
@@ -126,6 +138,22 @@ def _number(values: Mapping[str, str], name: str, default: float) -> float:
     if not number > 0:
         raise ConfigError(f"{name} must be above zero.")
     return number
+
+
+def _choice(values: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    text = (values.get(name) or default).strip().lower()
+    if text not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not “{text}”.")
+    return text
+
+
+def _port(values: Mapping[str, str], name: str, default: int) -> int | None:
+    text = (values.get(name) or str(default)).strip().lower()
+    if text == "off":
+        return None
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ConfigError(f"{name} must be a port number (1-65535) or off, not “{text}”.")
+    return int(text)
 
 
 def _secret(values: Mapping[str, str], name: str) -> SecretStr | None:

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.core.models import Announcement
 from bot.core.service import CommunityService
 from bot.replies import describe_announcement
@@ -184,16 +184,40 @@ async def announce(core: CommunityService, platform: str, post: Post, stop: asyn
             await asyncio.wait_for(stop.wait(), timeout=every_s)
 
 
-async def run(settings: Settings, *, engine: Any = None, grace_s: float = 60.0) -> None:
-    """Open the community service on the configured database, then serve.
+async def run(
+    settings: Settings, *, grace_s: float = 60.0, pool: Any = None, stop: asyncio.Event | None = None
+) -> None:
+    """Start the engine pool and its /healthz and /metrics, open the community service, then serve.
 
-    `engine` is the core's DanceEngine; by default the real engine in threads (`LocalEngine`); the engine
-    pool plugs in as `LocalEngine(runner=pool.submit)`.
+    `pool` defaults to the configured backend (`DANCESCORE_ENGINE_POOL`); tests pass their own.
     """
     from bot.bootstrap import community_service
+    from bot.core.ports import LocalEngine
+    from bot.ops import OpsServer, PoolMetrics
+    from engine.api import EngineSettings
+    from engine.pool import PoolSettings, create_pool
 
-    async with community_service(settings, engine=engine) as core:
-        await serve(settings, build_services(core, Path(settings.data_dir) / "work"), grace_s=grace_s)
+    engine_settings = EngineSettings(
+        cache_dir=Path(settings.data_dir) / "cache",
+        max_duration_s=settings.limits.max_duration_s,
+        max_bytes=settings.limits.max_bytes,
+    )
+    if pool is None:
+        options = {"address": settings.ray_address} if settings.engine_pool == "ray" and settings.ray_address else {}
+        pool = create_pool(settings.engine_pool, engine_settings, PoolSettings(workers=settings.workers), **options)
+    ops = OpsServer(pool, PoolMetrics(pool), port=settings.ops_port) if settings.ops_port else None
+    await pool.start()  # before the bots connect: the first job finds its models loaded
+    try:
+        if ops is not None:
+            await ops.start()
+        engine = LocalEngine(engine_settings, runner=pool.submit)
+        async with community_service(settings, engine=engine) as core:
+            services = build_services(core, Path(settings.data_dir) / "work")
+            await serve(settings, services, stop, grace_s=grace_s)
+    finally:
+        await pool.close(drain=False)  # serve() already gave running jobs their grace period
+        if ops is not None:
+            await ops.stop()
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -211,7 +235,11 @@ def start(args: argparse.Namespace) -> int:
     """`dancescore bot`: read the settings, then serve until SIGTERM. Returns the exit status."""
     if getattr(args, "verbose", 0) == 0:
         logging.getLogger().setLevel(logging.INFO)  # a service: say what it does
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
     if not platforms_of(settings):
         print(NO_TOKEN_MESSAGE, file=sys.stderr)
         return 2

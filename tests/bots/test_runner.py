@@ -32,6 +32,18 @@ def test_no_token_exits_with_a_clear_message(monkeypatch, tmp_path, capsys):
     assert "No chat platform configured: set DISCORD_TOKEN and/or TELEGRAM_TOKEN" in capsys.readouterr().err
 
 
+def test_a_malformed_setting_is_named(monkeypatch, tmp_path, capsys):
+    import argparse
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TELEGRAM_TOKEN", TOKEN)
+    monkeypatch.setenv("DANCESCORE_OPS_PORT", "metrics")
+    assert runner.start(argparse.Namespace(grace=1.0, verbose=1)) == 2
+    assert (
+        capsys.readouterr().err.strip() == "DANCESCORE_OPS_PORT must be a port number (1-65535) or off, not “metrics”."
+    )
+
+
 async def test_a_refused_token_stops_with_a_clear_message(services: Services):
     async with FakeTelegramApi() as api:
         settings = Settings(telegram_token=runner_secret("not-a-token"), telegram_api_url=api.url)
@@ -106,3 +118,49 @@ def runner_secret(value: str):
     from bot.config import SecretStr
 
     return SecretStr(value)
+
+
+@pytest.mark.slow
+async def test_run_scores_through_the_engine_pool_and_counts_it_in_metrics(tmp_path):
+    """`dancescore bot` as deployed: pool started, /metrics served, a real clip scored by a pool worker."""
+    import socket
+    from pathlib import Path
+
+    import aiohttp
+
+    from bot.bootstrap import community_service
+    from bot.core.ports import LocalEngine
+    from engine.api import EngineSettings
+    from engine.pool import PoolSettings, create_pool
+
+    data = Path(__file__).resolve().parents[1] / "data"
+    with socket.socket() as probe:  # a free local port for the ops server
+        probe.bind(("127.0.0.1", 0))
+        ops_port = probe.getsockname()[1]
+    engine_settings = EngineSettings(cache_dir=tmp_path / "data" / "cache")
+    async with FakeTelegramApi() as api:
+        settings = Settings(
+            data_dir=tmp_path / "data",
+            db_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite'}",
+            telegram_token=runner_secret(TOKEN),
+            telegram_api_url=api.url,
+            ops_port=ops_port,
+        )
+        async with community_service(settings, engine=LocalEngine(engine_settings)) as core:
+            mod = Caller("telegram", "5", "Mo", is_moderator=True)
+            await core.add_dance(mod, HERE, "squat", data / "squat_reference.mp4")
+        pool = create_pool("inline", engine_settings, PoolSettings(workers=1))  # the pool's thread backend
+        stop = asyncio.Event()
+        running = asyncio.create_task(runner.run(settings, pool=pool, stop=stop))
+        await api.send_video(CHAT, api.user(7), (data / "squat_zoomed_offset.mp4").read_bytes(), caption="/score squat")
+        await api.wait_for(lambda m: m.method == "sendPhoto", timeout=240)
+        assert re.match(r"squat: (9|10)\.\d / 10", api.sent_to(CHAT)[0].body)
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{ops_port}/metrics") as response:
+                metrics = await response.text()
+            async with session.get(f"http://127.0.0.1:{ops_port}/healthz") as response:
+                assert response.status == 200
+        assert re.search(r'dancescore_jobs_total\{[^}]*outcome="ok"[^}]*\} 1\.0', metrics), metrics
+        stop.set()
+        await asyncio.wait_for(running, timeout=30)
+    assert pool.stats().accepting is False  # closed with the bot
