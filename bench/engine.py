@@ -127,7 +127,7 @@ def main() -> None:
     parser.add_argument("--reference", type=Path, default=SQUAT)
     parser.add_argument("--attempt", type=Path, action="append", help="attempt clip(s); default: generated")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--fps", type=float, default=10.0, help="analysis frame rate")
+    parser.add_argument("--fps", type=float, default=6.0, help="analysis frame rate")
     args = parser.parse_args()
     attempts = args.attempt or [
         make_clip(ROOT / "data" / "bench" / "squat_30s_720p.mp4", 1280, 720, 30.0),

@@ -51,7 +51,7 @@ class EngineSettings:
     """
 
     cache_dir: Path = Path("data/cache")
-    analysis_fps: float = 10.0
+    analysis_fps: float = 6.0
     grid_rate: float = 10.0
     max_duration_s: float = 180.0
     max_bytes: int = 200 * MiB

@@ -53,7 +53,7 @@ class ProgressBar:
 
 def add_engine_options(parser: argparse.ArgumentParser) -> None:
     """Options every engine command shares."""
-    parser.add_argument("--analysis-fps", type=float, default=10.0, help="frames analysed per second (default 10)")
+    parser.add_argument("--analysis-fps", type=float, default=6.0, help="frames analysed per second (default 6)")
     parser.add_argument("--threads", type=int, default=2, help="segments of a clip analysed in parallel (default 2)")
     parser.add_argument("--cache-dir", type=Path, default=Path("data/cache"), help="reference pose cache")
     parser.add_argument("--max-duration", type=float, default=180.0, help="longest accepted video, seconds")
