@@ -26,7 +26,8 @@ STRETCH_MIN, STRETCH_MAX, STRETCH_STEPS = 0.74, 1.34, 31  # attempt seconds per 
 STRETCH_PRIOR = 0.04  # objective penalty per unit |log stretch|: prefer 1.0 among near-equal fits
 MIN_OVERLAP = 0.3  # a candidate offset must cover this share of the reference
 COVERAGE_WEIGHT = 0.1  # objective penalty per unit of the reference left uncovered
-MOTION_WEIGHT = 0.15  # how much limb motion counts against limb direction in the search (seconds^2)
+MOTION_WEIGHT = 0.3  # how much agreement of limb motion counts against agreement of limb direction
+MOTION_SCALE = 1.0  # 1/s: limb speeds well below this count as still in the search
 BAND_S = 0.5  # the warp may stray this far from the straight time map
 WARP_STEP_COST = 0.02  # cost of each grid step the warp moves (keeps it smooth)
 AUDIO_WINDOW_S = 0.75  # with matching music, the dance offset lies within this of the music's offset
@@ -65,12 +66,16 @@ class Alignment:
 def _frame_features(track: LimbTrack, velocity_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Flattened weighted features for similarity by matrix product.
 
-    Returns feat (N, L*4) and w (N, L): feat_i . feat_j = sum_l w_il w_jl (d.d' + MOTION_WEIGHT v.v').
+    Returns feat (N, L*4) and w (N, L): feat_i . feat_j = sum_l w_il w_jl (d.d' + MOTION_WEIGHT m.m'), where
+    m = v / sqrt(|v|^2 + MOTION_SCALE^2) is the limb's velocity softly normalised to length < 1, so motion
+    counts as agreement of direction (fast or slow alike) and a fast stretch cannot outweigh the poses.
     """
     w = track.weights
     d = track.dirs * w[..., None]
-    v = track.velocity * velocity_scale * np.sqrt(MOTION_WEIGHT) * w[..., None]
-    return np.concatenate([d, v], axis=-1).reshape(len(w), -1), w
+    v = track.velocity * velocity_scale
+    m = v / np.sqrt((v * v).sum(-1, keepdims=True) + MOTION_SCALE**2)
+    m = m * np.sqrt(MOTION_WEIGHT) * w[..., None]
+    return np.concatenate([d, m], axis=-1).reshape(len(w), -1), w
 
 
 def limb_spread_weights(track: LimbTrack, floor: float, power: float = 2.0) -> np.ndarray:

@@ -143,3 +143,14 @@ def test_late_section_is_called_late(squat_ref):
     late = perturb.with_frames(squat_ref, times, perturb.sample(squat_ref, source))
     result = score_of(squat_ref, late)
     assert result.score < score_of(squat_ref, squat_ref).score
+
+
+@pytest.mark.parametrize("lag", [0.05, 0.1, -0.1, 0.3])
+def test_a_repeating_movement_a_moment_late_is_found_where_it_is(squat_ref, lag):
+    """Periodic moves (jumping jacks every 1.2 s) started a fraction of a grid step late or early: the offset
+    is that lag, not a whole period away with a sliver of overlap."""
+    jacks = perturb.with_frames(squat_ref, squat_ref.times, perturb.other_movement(squat_ref, squat_ref.times))
+    late = perturb.with_frames(squat_ref, squat_ref.times, perturb.other_movement(squat_ref, squat_ref.times - lag))
+    result = score_of(jacks, late)
+    assert abs(result.offset_s - lag) <= 0.06
+    assert result.score >= 9.0
