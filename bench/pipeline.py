@@ -5,8 +5,8 @@ stage, the total, the real-time factor (total / clip duration), total / floor, a
 process that did the work. Targets (issue 3, 2 cores, no GPU): a 30 s 720p attempt in <= 0.25 x its
 duration and <= 3 x the floor; peak memory <= 1.5 GB on a 60 s 1080p attempt.
 
-    .venv/bin/python bench/engine.py                      # generated 30 s 720p and 60 s 1080p clips
-    .venv/bin/python bench/engine.py --attempt A.mp4 --reference R.mp4
+    .venv/bin/python bench/pipeline.py                      # generated 30 s 720p and 60 s 1080p clips
+    .venv/bin/python bench/pipeline.py --attempt A.mp4 --reference R.mp4
 
 Without --attempt, the clips are built from the cc-by squat clip (looped, and scaled for 1080p) under
 data/bench/ on first use.
@@ -133,7 +133,7 @@ def main() -> None:
         make_clip(ROOT / "data" / "bench" / "squat_30s_720p.mp4", 1280, 720, 30.0),
         make_clip(ROOT / "data" / "bench" / "squat_60s_1080p.mp4", 1920, 1080, 60.0),
     ]
-    print(f"python bench/engine.py  (reference {args.reference.name}, {args.threads} threads, {args.fps:g} fps)")
+    print(f"python bench/pipeline.py  (reference {args.reference.name}, {args.threads} threads, {args.fps:g} fps)")
     for attempt in attempts:
         report(run_one(args.reference, attempt, args.threads, args.fps))
 
