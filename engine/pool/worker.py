@@ -18,6 +18,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
+from engine.native_stderr import silence_native_stderr
 from engine.pool.errors import encode_error
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ def serve(conn: Connection, runner_path: str, settings: Any, threads: int, log_l
     """Entry point of a worker process (multiprocessing target)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the parent decides
     logging.basicConfig(level=log_level, format="%(asctime)s worker %(process)d %(name)s: %(message)s")
+    if log_level > logging.DEBUG:
+        silence_native_stderr()  # MediaPipe's C++ warnings would flood the bot's log, once per graph
     try:
         limit_threads(threads)
         runner = resolve_runner(runner_path)
