@@ -167,3 +167,18 @@ def test_the_cli_never_leaves_a_partial_output(tmp_path):
     assert run.code == 2
     assert not folder.exists() or not any(folder.iterdir())
     shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_corrupt_data_mid_file_keeps_the_good_frames_and_says_so(tmp_path, data_dir):
+    data = bytearray((data_dir / "squat_reference.mp4").read_bytes())
+    rng = np.random.default_rng(0)
+    for offset in (len(data) // 3, len(data) // 2):
+        data[offset : offset + 30_000] = rng.bytes(30_000)  # two damaged stretches inside the video data
+    damaged = write(tmp_path / "damaged.mp4", bytes(data))
+    run = dancescore("compare", REF_KEYPOINTS, damaged, "--json")
+    assert run.code == 0, run.stderr
+    result = run.json()
+    assert any("damaged" in note and "skipped" in note for note in result["notes"]), result["notes"]
+    assert result["frames"]["attempt"]["with_dancer"] >= 30  # the good frames were analysed
+    assert result["score"] >= 7.0  # and still recognised as the same performance
