@@ -13,6 +13,7 @@ from engine import palette
 from engine.errors import InputError, RenderError
 from engine.result import ScoreResult
 from engine.skeleton import PARTS
+from engine.timecode import clock
 
 log = logging.getLogger(__name__)
 
@@ -158,8 +159,8 @@ class _Card:
         self.image.paste(Image.fromarray(strip), (int(x0), top), mask)
         self.y = bottom + round(2 * u)
         if track is not None and len(track.ref_times) >= 2:
-            self.text((x0, self.y), _clock(track.ref_times[0]), 2.8, palette.MUTED)
-            self.text((x1, self.y), _clock(track.ref_times[-1]), 2.8, palette.MUTED, anchor="ra")
+            self.text((x0, self.y), clock(track.ref_times[0], tenths=True), 2.8, palette.MUTED)
+            self.text((x1, self.y), clock(track.ref_times[-1], tenths=True), 2.8, palette.MUTED, anchor="ra")
         self.y += round(6.5 * u)
 
     def feedback(self) -> None:
@@ -184,11 +185,6 @@ class _Card:
     def footer(self) -> None:
         note = "score 1-10 · form = body shapes · timing = in step with the reference"
         self.text((self.margin, self.image.height - self.margin), note, 2.6, palette.MUTED, anchor="ls")
-
-
-def _clock(seconds: float) -> str:
-    seconds = max(0.0, float(seconds))
-    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
 
 
 def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: float) -> list[str]:

@@ -20,6 +20,7 @@ import av.error
 import numpy as np
 
 from engine.errors import VideoError
+from engine.timecode import clock
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ def probe(path: Path, limits: VideoLimits = VideoLimits()) -> VideoInfo:
             raise VideoError("that video has no frames we can read", code="unreadable_video")
         if duration > limits.max_duration_s:
             raise VideoError(
-                f"that video is {_clock(duration)} long; the limit is {_clock(limits.max_duration_s)}: "
+                f"that video is {clock(duration)} long; the limit is {clock(limits.max_duration_s)}: "
                 "trim it to the dance",
                 code="too_long",
             )
@@ -168,11 +169,6 @@ def probe(path: Path, limits: VideoLimits = VideoLimits()) -> VideoInfo:
             has_audio=bool(container.streams.audio),
             codec=str(cc.name),
         )
-
-
-def _clock(seconds: float) -> str:
-    m, s = divmod(int(round(seconds)), 60)
-    return f"{m}:{s:02d}"
 
 
 def _rotation_of(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int:

@@ -9,6 +9,7 @@ from engine.features import LimbTrack, sample_at
 from engine.result import WeakMoment
 from engine.score import Errors
 from engine.skeleton import LIMBS
+from engine.timecode import clock
 
 # Body parts as a dancer names them: (name, limb indices, part for the JSON).
 GROUPS: tuple[tuple[str, tuple[int, ...], str], ...] = tuple(
@@ -28,12 +29,6 @@ MERGE_GAP_S = 0.4
 LAG_SEARCH_S = 0.6  # how far to look for the same pose earlier or later
 MIN_LAG_S = 0.15
 MAX_WEAK = 5
-
-
-def clock(seconds: float) -> str:
-    """m:ss for a time in seconds."""
-    s = max(0, int(round(seconds)))
-    return f"{s // 60}:{s % 60:02d}"
 
 
 def _stretches(mask: np.ndarray, times: np.ndarray) -> list[tuple[int, int]]:

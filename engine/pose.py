@@ -102,7 +102,6 @@ class MediaPipeBackend:
         self.threads = max(1, threads)
         self.max_side = max_side
         self._local = threading.local()
-        self._decoder_threads = 0
 
     def _graph(self):
         graph = getattr(self._local, "graph", None)
@@ -123,7 +122,13 @@ class MediaPipeBackend:
         return graph
 
     def _run_segment(
-        self, info: VideoInfo, fps: float | None, start: float, end: float | None, tick: Callable[[], None]
+        self,
+        info: VideoInfo,
+        fps: float | None,
+        start: float,
+        end: float | None,
+        tick: Callable[[], None],
+        decoder_threads: int,
     ) -> _Segment:
         graph = self._graph()
         seg = _Segment([], [], DecodeReport())
@@ -134,7 +139,7 @@ class MediaPipeBackend:
             end=end,
             max_side=self.max_side,
             report=seg.report,
-            threads=self._decoder_threads,
+            threads=decoder_threads,
         )
         while True:
             t0 = time.perf_counter()
@@ -161,8 +166,6 @@ class MediaPipeBackend:
         """The main dancer's poses; `timings`, if given, receives the seconds spent decoding and estimating
         (thread time divided by the number of threads, so the two add up to about the wall time)."""
         n = self.threads if info.duration >= 4.0 else 1
-        # Segments decode in parallel already: one decoder thread each avoids oversubscribing the cores.
-        self._decoder_threads = 1 if n > 1 else 0
         bounds = [info.duration * k / n for k in range(n + 1)]
         expected = max(1.0, info.duration * (fps or info.fps))
         done = [0]
@@ -175,11 +178,12 @@ class MediaPipeBackend:
                     progress("pose", min(1.0, done[0] / expected))
 
         if n == 1:
-            segments = [self._run_segment(info, fps, 0.0, None, tick)]
+            segments = [self._run_segment(info, fps, 0.0, None, tick, decoder_threads=0)]
         else:
             with ThreadPoolExecutor(max_workers=n, thread_name_prefix="pose") as pool:
                 futures = [
-                    pool.submit(self._run_segment, info, fps, bounds[k], bounds[k + 1] if k < n - 1 else None, tick)
+                    # Segments decode in parallel already: one decoder thread each avoids oversubscribing cores.
+                    pool.submit(self._run_segment, info, fps, bounds[k], bounds[k + 1] if k < n - 1 else None, tick, 1)
                     for k in range(n)
                 ]
                 segments = [f.result() for f in futures]

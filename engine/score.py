@@ -67,11 +67,12 @@ def measure(ref: LimbTrack, att: LimbTrack, alignment: Alignment) -> Errors:
     cos = np.clip((ref.dirs * d_att).sum(-1), -1.0, 1.0)
     angle = np.degrees(np.arccos(cos)).astype(np.float32)
     motion = np.linalg.norm(ref.velocity - v_att, axis=-1).astype(np.float32)
-    limb_weight = ref.weights * w_att * limb_importance(ref)[None, :]
+    importance = limb_importance(ref)
+    limb_weight = ref.weights * w_att * importance[None, :]
     moment_weight = moment_importance(ref)
     # A moment the attempt cannot match (before it starts, after it ends, dancer not seen) scores 0.
     covered = covered & (w_att.sum(axis=1) > 0)
-    limb_weight = np.where(covered[:, None], limb_weight, ref.weights * limb_importance(ref)[None, :])
+    limb_weight = np.where(covered[:, None], limb_weight, ref.weights * importance[None, :])
     drift = alignment.drift[covered & (moment_weight > 0)]
     drift_rms = float(np.sqrt(np.mean((drift - np.median(drift)) ** 2))) if drift.size else 0.0
     music = (
@@ -79,7 +80,7 @@ def measure(ref: LimbTrack, att: LimbTrack, alignment: Alignment) -> Errors:
         if (alignment.music_lag_s is not None)
         else 0.0
     )
-    sync = motion_sync(ref, v_att, limb_importance(ref), covered)
+    sync = motion_sync(ref, v_att, importance, covered)
     timing = np.array([abs(np.log(alignment.tempo)), drift_rms, music, 1.0 - sync], dtype=np.float32)
     return Errors(
         angle_error=angle,
