@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from engine import audio, feedback, openpose
-from engine.align import align
+from engine.align import Alignment, align
 from engine.card import render_card
 from engine.decode import VideoInfo, VideoLimits, probe
 from engine.errors import InputError, NoDancerError, VideoError
-from engine.features import resample
+from engine.features import LimbTrack, resample
 from engine.pose import MediaPipeBackend, check_dancer
 from engine.render import render_clip
 from engine.result import MomentTrack, ScoreResult
@@ -203,6 +203,28 @@ def save_reference(
     return src.sequence
 
 
+def align_sequences(
+    reference: PoseSequence,
+    attempt: PoseSequence,
+    rate: float,
+    reference_envelope: np.ndarray | None = None,
+    attempt_envelope: np.ndarray | None = None,
+    allow_mirror: bool = True,
+) -> tuple[LimbTrack, LimbTrack, Alignment]:
+    """Both sequences on the `rate` Hz grid, aligned (music first when both soundtracks agree).
+
+    Returns the reference track, the attempt track as matched (mirrored if the alignment says so), and the
+    alignment: everything the scorer measures.
+    """
+    ref_track = resample(reference, rate)
+    att_track = resample(attempt, rate)
+    if ref_track.weights.sum() == 0 or att_track.weights.sum() == 0:
+        raise NoDancerError("no body pose could be measured in that video", code="no_dancer")
+    music = audio.music_offsets(reference_envelope, attempt_envelope)
+    alignment = align(ref_track, att_track, audio_offsets=music, allow_mirror=allow_mirror)
+    return ref_track, att_track.mirrored() if alignment.mirrored else att_track, alignment
+
+
 def compare(
     reference: Path | str | PoseSequence,
     attempt: Path | str | PoseSequence,
@@ -243,14 +265,9 @@ def compare(
     t0 = time.perf_counter()
     if progress:
         progress("align", 0.0)
-    rate = settings.grid_rate
-    ref_track = resample(ref.sequence, rate)
-    att_track = resample(att.sequence, rate)
-    if ref_track.weights.sum() == 0 or att_track.weights.sum() == 0:
-        raise NoDancerError("no body pose could be measured in that video", code="no_dancer")
-    music = audio.music_offsets(ref.envelope, att.envelope)
-    alignment = align(ref_track, att_track, audio_offsets=music, allow_mirror=options.allow_mirror)
-    oriented = att_track.mirrored() if alignment.mirrored else att_track
+    ref_track, oriented, alignment = align_sequences(
+        ref.sequence, att.sequence, settings.grid_rate, ref.envelope, att.envelope, options.allow_mirror
+    )
     seconds["align"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
