@@ -128,6 +128,27 @@ def _cache_path(settings: EngineSettings, digest: str, kind: str) -> Path:
     return Path(settings.cache_dir) / f"{digest[:2]}" / f"{digest}-{kind}.npz"
 
 
+def _envelope_path(pose_path: Path) -> Path:
+    """Where the music envelope of a pose file lives: beside it, `<stem>.audio.npy`."""
+    return pose_path.with_name(pose_path.stem + ".audio.npy")
+
+
+def _load_poses(pose_path: Path) -> tuple[PoseSequence, np.ndarray | None]:
+    """A pose file written by `_save_poses`, with its music envelope when it has one."""
+    env_path = _envelope_path(pose_path)
+    return PoseSequence.load(pose_path), (np.load(env_path) if env_path.is_file() else None)
+
+
+def _save_poses(seq: PoseSequence, envelope: np.ndarray | None, pose_path: Path) -> None:
+    """Write poses (and the envelope beside them) atomically: a crash leaves no partial file."""
+    seq.save(pose_path)
+    if envelope is not None:
+        env_path = _envelope_path(pose_path)
+        tmp = env_path.with_name(env_path.name + ".tmp.npy")
+        np.save(tmp, envelope)
+        tmp.replace(env_path)
+
+
 def _load_source(
     source: Path | PoseSequence,
     settings: EngineSettings,
@@ -143,9 +164,7 @@ def _load_source(
     if path.is_dir():
         return _Source(openpose.read_directory(path, fps), None, None, seconds)
     if path.suffix == ".npz" and path.is_file():
-        seq = PoseSequence.load(path)
-        env_path = path.with_name(path.stem + ".audio.npy")
-        env = np.load(env_path) if env_path.is_file() else None
+        seq, env = _load_poses(path)
         return _Source(seq, None, env, seconds)
     t0 = time.perf_counter()
     info = probe(path, settings.limits)
@@ -154,22 +173,16 @@ def _load_source(
     if cache:
         digest = file_digest(path)
         pose_file = _cache_path(settings, digest, kind)
-        env_file = pose_file.with_name(pose_file.stem + ".audio.npy")
         if pose_file.is_file():
             log.info("reference %s: poses from cache %s", path.name, pose_file)
-            seq = PoseSequence.load(pose_file)
-            env = np.load(env_file) if env_file.is_file() else None
+            seq, env = _load_poses(pose_file)
             return _Source(seq, path, env, seconds)
     seq, timing = _estimate(info, settings, progress)
     seconds["decode"] += timing["decode"]
     seconds["pose"] += timing["pose"]
     env = audio.onset_envelope(path) if info.has_audio else None
     if cache:
-        seq.save(pose_file)
-        if env is not None:
-            tmp = env_file.with_name(env_file.name + ".tmp.npy")
-            np.save(tmp, env)
-            tmp.replace(env_file)
+        _save_poses(seq, env, pose_file)
     return _Source(seq, path, env, seconds)
 
 
@@ -194,12 +207,11 @@ def analyse(
 def save_reference(
     video: Path | str, settings: EngineSettings, out: Path, progress: Progress | None = None
 ) -> PoseSequence:
-    """Analyse a reference video once and store its poses (and music envelope) as `out` (.npz)."""
-    src = _load_source(Path(video), settings, fps=30.0, cache=True, progress=progress)
+    """Analyse a reference video once and store its poses (and music envelope) as `out` (.npz); `out` is
+    the caller's own copy, so nothing goes into the cache as well."""
+    src = _load_source(Path(video), settings, fps=30.0, cache=False, progress=progress)
     check_dancer(src.sequence)
-    src.sequence.save(Path(out))
-    if src.envelope is not None:
-        np.save(Path(out).with_name(Path(out).stem + ".audio.npy"), src.envelope)
+    _save_poses(src.sequence, src.envelope, Path(out))
     return src.sequence
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -162,12 +163,11 @@ def format_result(d: dict) -> str:
 
 def run_extract(args: argparse.Namespace) -> int:
     from engine import openpose
-    from engine.api import EngineSettings, analyse
+    from engine.api import analyse
 
     bar = ProgressBar()
     try:
-        base = settings_from(args)
-        settings = EngineSettings(**{**base.__dict__, "analysis_fps": args.fps or 0.0})
+        settings = dataclasses.replace(settings_from(args), analysis_fps=args.fps or 0.0)
         t0 = time.perf_counter()
         seq = analyse(args.video, settings, progress=bar, cache=False)
         written = openpose.write_directory(seq, args.output, name=args.video.stem)

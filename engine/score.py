@@ -28,9 +28,13 @@ class Errors:
     moment_weight: np.ndarray
     covered: np.ndarray
     timing: np.ndarray
-    drift_rms: float
     att_dirs: np.ndarray  # (M, L, 2) matched attempt directions (for feedback)
     att_weights: np.ndarray  # (M, L)
+
+    @property
+    def drift_rms(self) -> float:
+        """Seconds: how much the warp wanders around the straight time map (timing[1])."""
+        return float(self.timing[1])
 
 
 def limb_importance(ref: LimbTrack) -> np.ndarray:
@@ -89,7 +93,6 @@ def measure(ref: LimbTrack, att: LimbTrack, alignment: Alignment) -> Errors:
         moment_weight=moment_weight.astype(np.float32),
         covered=covered.astype(np.float32),
         timing=timing,
-        drift_rms=drift_rms,
         att_dirs=d_att,
         att_weights=w_att,
     )
