@@ -30,10 +30,9 @@ GENERIC_MIME_TYPES = {None, "", "application/octet-stream"}
 MB = 1000 * 1000
 # The engine's stage names, in the words a user sees.
 STAGE_LABELS = {
-    "decode": "analysing",
+    "reference": "analysing the reference",
     "pose": "analysing",
     "align": "comparing",
-    "score": "comparing",
     "render": "rendering the clip",
 }
 
