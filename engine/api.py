@@ -26,7 +26,7 @@ from engine.features import LimbTrack, resample
 from engine.pose import MediaPipeBackend, check_dancer
 from engine.render import render_clip
 from engine.result import MomentTrack, ScoreResult
-from engine.score import measure, run_scorer
+from engine.score import comparison_features, measure, run_scorer
 from engine.sequence import PoseSequence
 from engine.skeleton import PARTS
 from models.scorer import DanceScorer, build_scorer
@@ -318,6 +318,8 @@ def compare(
         notes=notes,
         offset_source=alignment.offset_source,
         track=track,
+        features=comparison_features(out, errors),
+        scorer_version=settings.scorer_version,
     )
     if options.clip_path or options.card_path:
         t0 = time.perf_counter()

@@ -62,6 +62,10 @@ class ScoreResult:
     clip_path: str | None = None
     card_path: str | None = None
     track: MomentTrack | None = None  # not serialised
+    # The compact comparison features the scorer's final mapping consumes (named floats, fixed per scorer
+    # version): enough to re-score the attempt later without its video (a calibration, a new version).
+    features: dict[str, float] = field(default_factory=dict)
+    scorer_version: str = "v1"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -73,6 +77,7 @@ class ScoreResult:
         d["offset_s"] = round(float(self.offset_s), 3)
         d["tempo"] = round(float(self.tempo), 3)
         d["seconds"] = {k: round(float(v), 3) for k, v in self.seconds.items()}
+        d["features"] = {k: round(float(v), 5) for k, v in self.features.items()}
         for w in d["weak_moments"]:
             w["start_s"] = round(w["start_s"], 2)
             w["end_s"] = round(w["end_s"], 2)

@@ -9,6 +9,7 @@ import torch
 
 from engine.align import Alignment, limb_spread_weights, moment_importance
 from engine.features import LimbTrack, sample_at
+from engine.skeleton import PARTS
 from models.scorer import DanceScorer, ScorerOutput
 
 LIMB_FLOOR = 0.02  # a limb that never moves in the dance still counts this much (relative to the most moving)
@@ -96,6 +97,16 @@ def measure(ref: LimbTrack, att: LimbTrack, alignment: Alignment) -> Errors:
         att_dirs=d_att,
         att_weights=w_att,
     )
+
+
+def comparison_features(out: ScorerOutput, errors: Errors) -> dict[str, float]:
+    """The compact features of one comparison (named floats) that the score is a function of."""
+    tempo_dev, drift, music_lag, unsync = (float(x) for x in errors.timing)
+    feats = {"form": float(out.form) / 100, "timing": float(out.timing) / 100}
+    for part, value in zip(PARTS, out.parts.tolist(), strict=True):
+        feats[f"part_{part}"] = float(value) / 100 if np.isfinite(value) else float("nan")
+    feats.update(tempo_dev=tempo_dev, drift_s=drift, music_lag_s=music_lag, unsync=unsync)
+    return feats
 
 
 @torch.inference_mode()
