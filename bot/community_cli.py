@@ -17,12 +17,13 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from bot.bootstrap import community_service
+from bot.bootstrap import bootstrap, build_pool
 from bot.config import ConfigError, Settings
-from bot.core.errors import CoreError, InvalidInputError
+from bot.core.errors import InvalidInputError
 from bot.core.models import Caller, CommunityRef, Leaderboard, Period
 from bot.core.ports import DanceEngine
 from bot.core.service import CommunityService
+from engine.errors import Refusal
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -70,10 +71,15 @@ async def run(
     engine: DanceEngine | None = None,
     out: TextIO | None = None,
 ) -> int:
-    """Run one parsed command; refusals are printed as one line on stderr with exit status 1."""
+    """Run one parsed command; refusals are printed as one line on stderr with exit status 1.
+
+    A reference is analysed in an engine pool of one local worker process, started only if needed.
+    """
     out = out or sys.stdout
+    pool = None if engine is not None else build_pool(settings, backend="local", workers=1)
     try:
-        async with community_service(settings, engine=engine) as service:
+        async with bootstrap(settings, engine=engine, pool=pool) as services:
+            service = services.community
             if getattr(args, "dance_command", None) == "add":
                 await _add(service, args, out)
             elif getattr(args, "dance_command", None) == "list":
@@ -83,7 +89,7 @@ async def run(
                 print(f"removed “{dance.name}”", file=out)
             else:
                 await _leaderboard(service, args, out)
-    except CoreError as exc:
+    except Refusal as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

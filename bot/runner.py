@@ -17,14 +17,14 @@ import signal
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
+from bot.bootstrap import Services, bootstrap
 from bot.config import ConfigError, Settings
 from bot.core.models import Announcement
 from bot.core.service import CommunityService
+from bot.logs import redact
 from bot.replies import describe_announcement
-from bot.services import Services, build_services
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ async def serve(
     platforms = platforms_of(settings)
     if not platforms:
         raise SystemExit(NO_TOKEN_MESSAGE)
+    redact(settings.secrets())  # before any library can log a URL that carries a token
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -187,37 +188,25 @@ async def announce(core: CommunityService, platform: str, post: Post, stop: asyn
 async def run(
     settings: Settings, *, grace_s: float = 60.0, pool: Any = None, stop: asyncio.Event | None = None
 ) -> None:
-    """Start the engine pool and its /healthz and /metrics, open the community service, then serve.
+    """Build everything (`bot.bootstrap`), start the engine pool and its /healthz and /metrics, then serve.
 
     `pool` defaults to the configured backend (`DANCESCORE_ENGINE_POOL`); tests pass their own.
     """
-    from bot.bootstrap import community_service
-    from bot.core.ports import LocalEngine
     from bot.ops import OpsServer, PoolMetrics
-    from engine.api import EngineSettings
-    from engine.pool import PoolSettings, create_pool
 
-    engine_settings = EngineSettings(
-        cache_dir=Path(settings.data_dir) / "cache",
-        max_duration_s=settings.limits.max_duration_s,
-        max_bytes=settings.limits.max_bytes,
-    )
-    if pool is None:
-        options = {"address": settings.ray_address} if settings.engine_pool == "ray" and settings.ray_address else {}
-        pool = create_pool(settings.engine_pool, engine_settings, PoolSettings(workers=settings.workers), **options)
-    ops = OpsServer(pool, PoolMetrics(pool), port=settings.ops_port) if settings.ops_port else None
-    await pool.start()  # before the bots connect: the first job finds its models loaded
-    try:
-        if ops is not None:
-            await ops.start()
-        engine = LocalEngine(engine_settings, runner=pool.submit)
-        async with community_service(settings, engine=engine) as core:
-            services = build_services(core, Path(settings.data_dir) / "work")
+    async with bootstrap(settings, pool=pool) as services:
+        assert services.pool is not None
+        ops = (
+            OpsServer(services.pool, PoolMetrics(services.pool), port=settings.ops_port) if settings.ops_port else None
+        )
+        await services.pool.start()  # before the bots connect: the first job finds its models loaded
+        try:
+            if ops is not None:
+                await ops.start()
             await serve(settings, services, stop, grace_s=grace_s)
-    finally:
-        await pool.close(drain=False)  # serve() already gave running jobs their grace period
-        if ops is not None:
-            await ops.stop()
+        finally:
+            if ops is not None:
+                await ops.stop()
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -250,10 +239,3 @@ def start(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return 1
     return 0
-
-
-def main() -> int:
-    """`python -m bot`: the same as `dancescore bot`."""
-    from bot.cli import main as cli_main
-
-    return cli_main(["bot", *sys.argv[1:]])

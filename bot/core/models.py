@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from bot.core.errors import InvalidInputError
+from bot.core.errors import InvalidInputError, TooLargeError, TooLongError
 from engine.result import ScoreResult
 
 
@@ -224,13 +224,22 @@ class ScoredAttempt:
 
 @dataclass(frozen=True)
 class Limits:
-    """What the core enforces before any heavy work."""
+    """What every video is held to, in bytes and seconds: the only place these caps are set (the composition
+    root gives the engine the same numbers, and the engine enforces them on the file itself)."""
 
     max_duration_s: float = 180.0
     max_bytes: int = 200 * 2**20
-    rate_limit: int = 10  # videos per user per window (failures count too)
+    rate_limit: int = 10  # videos per user per window (analyses that failed on the video count too)
     rate_window_s: float = 3600.0
     job_lease_s: float = 20 * 60.0  # a running job older than this is treated as dead (crashed process)
+
+    def check_video(self, size_bytes: int | None, duration_s: float | None = None) -> None:
+        """Refuse a video over the caps (TooLargeError, TooLongError) from what is known of it so far: what
+        the chat platform declares before the download, then the file's real size. None: not known."""
+        if size_bytes is not None and size_bytes > self.max_bytes:
+            raise TooLargeError(size_bytes, self.max_bytes)
+        if duration_s is not None and duration_s > self.max_duration_s:
+            raise TooLongError(duration_s, self.max_duration_s)
 
 
 def check_ids(platform: str, identifier: str) -> None:

@@ -24,8 +24,6 @@ from bot.core.errors import (
     DuplicateAttemptError,
     InvalidInputError,
     NotModeratorError,
-    TooLargeError,
-    TooLongError,
     UnknownDanceError,
     describe_seconds,
 )
@@ -48,6 +46,7 @@ from bot.core.models import (
 from bot.core.names import clean_name, match_name, normalise_name
 from bot.core.ports import AttemptRecord, Clock, CommunityStore, DanceEngine, NewDance, Progress
 from bot.core.seasons import ALL_TIME, find_current_season, format_challenge_key, list_season_keys
+from engine.errors import EngineError, Refusal, VideoError
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +92,9 @@ class CommunityService:
     ) -> Dance:
         """Register a reference dance (moderators only): the video is analysed once and its poses kept.
 
-        Raises NotModeratorError, InvalidInputError (bad name), DanceExistsError, TooLargeError,
-        TooLongError, UnreadableVideoError or AnalysisError. Nothing is stored unless all of it succeeds.
+        Raises NotModeratorError, InvalidInputError (bad name), DanceExistsError, TooLargeError, or the
+        engine's error (`VideoError`: not a video, too long; `NoDancerError`...). Nothing is stored unless all
+        of it succeeds.
         """
         self._require_moderator(caller, "register dances")
         shown = [clean_name(n) for n in (name, *aliases)]
@@ -205,10 +205,11 @@ class CommunityService:
     ) -> ScoredAttempt:
         """Score a user's attempt at a dance and put it on the boards.
 
-        Every limit is checked before the heavy work, cheapest first: unknown dance, file size, duration
-        (header only), duplicate video (content hash), one running job per user, the rate limit. Raises
-        the matching CoreError; a failure after that (not a video, no dancer) is an UnreadableVideoError
-        or AnalysisError and still counts towards the rate limit.
+        Every limit is checked before the heavy work, cheapest first: unknown dance, file size, duplicate
+        video (content hash), one running job per user, the rate limit; then the engine checks the file
+        itself (not a video, too long: a `VideoError`) before it analyses anything. Raises the matching
+        CoreError or EngineError. Only analyses that failed on the video itself (no dancer) count towards
+        the rate limit as well as scored ones: a refused file does not, nor does a failure on our side.
         """
         community = await self._community(where)
         dance = await self._resolve(community, dance_name)
@@ -254,8 +255,8 @@ class CommunityService:
                     season_keys=list_season_keys(submitted_at),
                 )
             )
-        except BaseException:
-            await self.store.finish_job(job_id, "failed", self.clock.now())
+        except BaseException as error:
+            await self.store.finish_job(job_id, job_outcome(error), self.clock.now())
             clip_path.unlink(missing_ok=True)
             card_path.unlink(missing_ok=True)
             raise
@@ -468,15 +469,12 @@ class CommunityService:
         return dance
 
     async def _check_video(self, video: Path) -> None:
+        """The file's size against the cap (its content is the engine's to check, in the pool)."""
         try:
             size = Path(video).stat().st_size
         except OSError as exc:
             raise InvalidInputError("The video could not be found; send it again.") from exc
-        if size > self.limits.max_bytes:
-            raise TooLargeError(size, self.limits.max_bytes)
-        duration = await self.engine.measure(Path(video))
-        if duration > self.limits.max_duration_s:
-            raise TooLongError(duration, self.limits.max_duration_s)
+        self.limits.check_video(size)
 
     async def _find_standing(self, dance: Dance, period_key: str, caller: Caller) -> Standing:
         found = await self.store.find_dance_standing(dance.id, period_key, caller)
@@ -487,6 +485,17 @@ class CommunityService:
 
     def _describe_time_left(self, challenge: Challenge) -> str:
         return describe_seconds(max(0.0, (challenge.ends_at - self.clock.now()).total_seconds()))
+
+
+def job_outcome(error: BaseException) -> str:
+    """How a job that raised `error` ends: `failed` (the video was analysed and could not be scored: counts
+    towards the rate limit), `refused` (the file or the request was turned away before any analysis) or
+    `aborted` (the failure is ours: busy, crashed, restarting, a bug; never held against the user)."""
+    if not isinstance(error, Refusal) or error.ours:
+        return "aborted"
+    if isinstance(error, EngineError) and not isinstance(error, VideoError):
+        return "failed"
+    return "refused"
 
 
 def simplify_json(data: dict[str, Any]) -> dict[str, Any]:

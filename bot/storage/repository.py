@@ -61,6 +61,9 @@ _ATTEMPT_COLUMNS = (
     members.c.display_name,
 )
 _CHALLENGE_COLUMNS = (challenges, dances.c.name.label("dance_name"))
+# Jobs the rate limit counts: running, scored, or analysed and found unscorable. A refused file (`refused`),
+# a failure on our side (`aborted`) and a job lost with its process (`expired`, `lost`) are not charged.
+CHARGED_STATUSES = ("running", "done", "failed")
 
 
 class SqlCommunityStore:
@@ -231,7 +234,7 @@ class SqlCommunityStore:
                     (
                         await conn.execute(
                             sa.select(jobs.c.started_at)
-                            .where(who & (jobs.c.started_at > window_start))
+                            .where(who & (jobs.c.started_at > window_start) & jobs.c.status.in_(CHARGED_STATUSES))
                             .order_by(jobs.c.started_at.desc())
                             .limit(limit)
                         )

@@ -10,7 +10,7 @@ import pytest
 
 from bot.community_cli import register, run
 from bot.config import Settings
-from bot.core.ports import ScriptedEngine
+from bot.gateways.scripted import ScriptedEngine
 
 pytestmark = pytest.mark.asyncio
 
