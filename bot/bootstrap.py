@@ -13,12 +13,17 @@ community core or the /score flow, so the engine and the core cannot disagree on
 from __future__ import annotations
 
 import logging
+import socket
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot.config import Settings
 from bot.core.clock import SystemClock
+from bot.core.models import JobOwner
+from bot.core.pending import PendingAttempts
 from bot.core.ports import Clock, DanceEngine
 from bot.core.service import CommunityService
 from bot.gateways.engine import PoolEngine
@@ -51,6 +56,12 @@ def engine_settings(settings: Settings) -> EngineSettings:
         max_duration_s=settings.limits.max_duration_s,
         max_bytes=settings.limits.max_bytes,
     )
+
+
+def job_owner(settings: Settings) -> JobOwner:
+    """This process as the owner of the jobs it runs: its home (host and data directory, which one process
+    at a time may hold: `bot.recovery.DataDirLock`) and a fresh run id."""
+    return JobOwner(f"{socket.gethostname()}:{Path(settings.data_dir).resolve()}", uuid.uuid4().hex[:12])
 
 
 def build_pool(settings: Settings, *, backend: str | None = None, workers: int | None = None) -> EnginePool:
@@ -90,6 +101,8 @@ async def bootstrap(
             media_dir=settings.media_dir,
             limits=settings.limits,
             default_season=settings.season,
+            owner=job_owner(settings),
+            pending=PendingAttempts(settings.data_dir / "pending"),
         )
         closed = await core.close_due_challenges()
         if closed:

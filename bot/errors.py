@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from bot.core.errors import CoreError
-from bot.storage.errors import StorageError
+from bot.core.errors import CoreError, StorageError
 from engine.errors import Refusal
 
 logger = logging.getLogger(__name__)
@@ -48,6 +47,11 @@ class ShuttingDownError(BotError):
 
     def __init__(self) -> None:
         super().__init__("DanceScore is restarting and can't take new videos right now. Try again in a minute.")
+
+
+class StartError(Exception):
+    """A part of the bot could not start (a platform, the ops port, the data directory); the message is one
+    line for the operator that says what to fix."""
 
 
 def explain_failure(error: BaseException, doing: str) -> str:

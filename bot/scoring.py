@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot.core.errors import TooLargeError
 from bot.core.models import Caller, CommunityRef, ScoredAttempt
@@ -64,11 +65,15 @@ class PlatformLimits:
 
 @dataclass(frozen=True)
 class ScoreRequest:
+    """One /score: where, who, which dance, the upload; `notice` is where the user watches its progress (a
+    chat message, as plain ids) so that a restarted bot can tell them if the job died with the process."""
+
     where: CommunityRef
     caller: Caller
     dance_name: str
     video: VideoUpload
     limits: PlatformLimits
+    notice: dict[str, Any] | None = None
 
 
 @dataclass
@@ -118,7 +123,12 @@ class ScoringFlow:
             async with self.downloaded(request.video) as attempt:
                 relay.update("pose", 0.0)
                 scored = await self.service.submit_attempt(
-                    request.caller, request.where, request.dance_name, attempt, progress=relay.update
+                    request.caller,
+                    request.where,
+                    request.dance_name,
+                    attempt,
+                    progress=relay.update,
+                    notice=request.notice,
                 )
                 await relay.close()
                 clip = _existing(scored.result.clip_path)

@@ -136,6 +136,19 @@ class ChallengeError(CoreError):
     code = "challenge"
 
 
+class StorageError(Exception):
+    """The store cannot be used (bad URL, unreachable server, schema newer than this code). Not a refusal:
+    never the user's doing, so the bots answer it with an apology (`bot.errors`). Messages are for operators."""
+
+    code = "storage"
+
+
+class StorageUnavailableError(StorageError):
+    """The database did not answer (connection refused or lost, timed out): worth trying again later."""
+
+    code = "storage_unavailable"
+
+
 def describe_seconds(seconds: float) -> str:
     """Say a duration the way a person would: '45 s', '3 min', '2 h 5 min', '3 days'."""
     s = max(0, round(seconds))

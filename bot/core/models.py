@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from bot.core.errors import InvalidInputError, TooLargeError, TooLongError
 from engine.result import ScoreResult
@@ -220,6 +221,28 @@ class ScoredAttempt:
     challenge: Challenge | None = None
     challenge_standing: Standing | None = None
     notes: list[str] = field(default_factory=list)
+    saved: bool = True  # False: the database was unavailable; it waits to be put on the boards
+
+
+@dataclass(frozen=True)
+class JobOwner:
+    """The process that runs a job: its home (host and data directory; one process at a time holds it) and
+    the id of this run of it."""
+
+    home: str
+    run: str
+
+
+@dataclass(frozen=True)
+class LostJob:
+    """A job that died with the process that ran it; `notice` says where its user was shown its progress."""
+
+    id: int
+    community_id: int
+    platform: str
+    user_id: str
+    dance_name: str
+    notice: dict[str, Any] | None
 
 
 @dataclass(frozen=True)

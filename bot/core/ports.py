@@ -10,7 +10,7 @@ they exchange. The implementations live beside their fakes, elsewhere:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +24,9 @@ from bot.core.models import (
     Community,
     CommunityRef,
     Dance,
+    JobOwner,
     LeaderboardEntry,
+    LostJob,
     ReferencePose,
     Season,
     Standing,
@@ -128,8 +130,15 @@ class CommunityStore(Protocol):
         limit: int,
         window_s: float,
         lease_s: float,
+        owner: JobOwner | None = None,
+        notice: dict[str, Any] | None = None,
     ) -> int: ...
     async def finish_job(self, job_id: int, status: str, now: datetime) -> None: ...
+    async def expire_lost_jobs(self, owner: JobOwner, now: datetime) -> list[LostJob]: ...
+    async def list_attempt_media(
+        self, *, before: datetime | None = None, dance_id: int | None = None
+    ) -> list[tuple[int, str | None, str | None]]: ...
+    async def forget_media(self, attempt_ids: Sequence[int]) -> None: ...
     async def count_jobs_running_before(self, dance_id: int, until: datetime, now: datetime, lease_s: float) -> int: ...
     async def find_attempt(self, dance_id: int, caller: Caller, content_hash: str) -> Attempt | None: ...
     async def record_attempt(self, record: AttemptRecord) -> tuple[Attempt, Challenge | None, bool]: ...

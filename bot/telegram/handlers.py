@@ -194,9 +194,9 @@ class TelegramHandlers:
                 raise NotAVideoError(
                     "A photo can't be scored: send a video of your dance with the caption /score <dance>."
                 )
-            request = ScoreRequest(
-                _where(command), _caller(command), dance, _upload(_video_of(target), context), LIMITS
-            )
+            notice = {"chat_id": status.chat_id, "message_id": status.message_id}
+            upload = _upload(_video_of(target), context)
+            request = ScoreRequest(_where(command), _caller(command), dance, upload, LIMITS, notice)
             async with self.services.workload.job(), self.services.flow.score(request, report) as reply:
                 await status.edit_text(reply.text)
                 await self._send_media(target, reply.clip, reply.card, context)

@@ -30,7 +30,8 @@ class Scoring(commands.Cog):
             await interaction.edit_original_response(content=text)
 
         limits = limits_of(interaction, self.services)
-        request = ScoreRequest(where_of(interaction), caller_of(interaction), dance, upload_of(video), limits)
+        notice = {"channel_id": str(interaction.channel_id), "user_id": str(interaction.user.id)}
+        request = ScoreRequest(where_of(interaction), caller_of(interaction), dance, upload_of(video), limits, notice)
         async with (
             answering(interaction, ephemeral=False),
             self.services.workload.job(),
