@@ -27,6 +27,7 @@ import os
 import tempfile
 import threading
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +168,7 @@ class RaySlot:
     ) -> None:
         self.name = name
         self.pid: int | None = None
+        self.on_lost: Callable[[], None] | None = None  # Ray restarts a dead actor itself (max_restarts)
         self._args = (runner, settings, max(1, int(num_cpus)))
         self._options = {
             "num_gpus": num_gpus,

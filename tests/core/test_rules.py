@@ -19,6 +19,7 @@ from bot.core.errors import (
 )
 from bot.core.models import Caller, CommunityRef, Limits, Period, Season
 from engine.errors import NoDancerError, VideoError
+from engine.pool.errors import WorkerCrashError
 
 from .world import ELSEWHERE, HERE, MOD, World, user
 
@@ -228,6 +229,18 @@ async def test_rate_limit_per_user_with_retry_time(world: World) -> None:
     await s.submit_attempt(user(2), HERE, "renegade", world.video(score=6.0))  # others are not limited
     world.clock.advance(seconds=401)
     await s.submit_attempt(user(1), HERE, "renegade", world.video(score=6.0))
+
+
+async def test_a_failure_on_our_side_never_counts_against_the_user(world: World) -> None:
+    s = world.make_service(Limits(rate_limit=1, rate_window_s=3600))
+    await add(world, "renegade")
+    with pytest.raises(WorkerCrashError) as crashed:  # the scorer's worker died under the job
+        await s.submit_attempt(user(1), HERE, "renegade", world.video(extra="fail=worker_crashed"))
+    assert crashed.value.ours
+    scored = await s.submit_attempt(user(1), HERE, "renegade", world.video(score=6.0))  # the one video allowed
+    assert scored.attempt.score == 6.0
+    with pytest.raises(RateLimitedError):
+        await s.submit_attempt(user(1), HERE, "renegade", world.video(score=7.0))
 
 
 async def test_caps_and_bad_files_are_refused_before_heavy_work(world: World) -> None:
