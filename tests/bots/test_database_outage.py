@@ -4,17 +4,13 @@ finished analysis is kept, the user gets the score, is never locked out, and /he
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 import pytest_asyncio
-import sqlalchemy as sa
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.core.models import Caller, CommunityRef
 from bot.gateways.scripted import ScriptedEngine, write_clip
@@ -22,9 +18,9 @@ from bot.ops import OpsServer
 from bot.storage.database import Database
 from tests.bots.conftest import CHAT, built, running_telegram
 from tests.fakes.tcp_proxy import TcpProxy
+from tests.postgres import create_schema, drop_schema
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.postgres]
-POSTGRES_ENV = "DANCESCORE_TEST_POSTGRES_URL"
 HERE = CommunityRef("telegram", str(CHAT))
 MOD = Caller("telegram", "5", "Mo", is_moderator=True)
 
@@ -32,29 +28,17 @@ MOD = Caller("telegram", "5", "Mo", is_moderator=True)
 @pytest_asyncio.fixture
 async def proxied_database() -> AsyncIterator[tuple[Database, TcpProxy]]:
     """A fresh schema on the test PostgreSQL, reached through a proxy the test can cut."""
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        pytest.skip(f"{POSTGRES_ENV} is not set (e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test)")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(url)
-    try:
-        async with admin.begin() as conn:
-            await conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    except (OSError, sa.exc.SQLAlchemyError) as exc:
-        await admin.dispose()
-        pytest.skip(f"PostgreSQL at {POSTGRES_ENV} is unreachable: {exc}")
-    target = make_url(url)
+    pg = await create_schema()
+    target = make_url(pg.url)
     async with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
-        db = Database(target.set(host="127.0.0.1", port=proxy.port).render_as_string(False), schema=schema)
+        db = Database(target.set(host="127.0.0.1", port=proxy.port).render_as_string(False), schema=pg.schema)
         await db.migrate()
         try:
             yield db, proxy
         finally:
             proxy.restore()
             await db.dispose()
-            async with admin.begin() as conn:
-                await conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-            await admin.dispose()
+            await drop_schema(pg)
 
 
 async def health(port: int) -> tuple[int, dict]:
