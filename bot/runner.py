@@ -87,8 +87,8 @@ async def serve(
         if settings.telegram_token:
             try:
                 telegram_app = await start_telegram(settings, services)
-            except StartError as error:
-                failures["telegram"] = str(error)
+            except Exception as error:
+                failures["telegram"] = describe_start_failure("Telegram", error)
             else:
                 notifiers["telegram"] = telegram_notifier(telegram_app)
                 post = telegram_poster(telegram_app)
@@ -96,8 +96,8 @@ async def serve(
         if settings.discord_token:
             try:
                 discord_bot, gateway = await start_discord(settings.discord_token.reveal(), services)
-            except StartError as error:
-                failures["discord"] = str(error)
+            except Exception as error:
+                failures["discord"] = describe_start_failure("Discord", error)
             else:
                 gateways[gateway] = "discord"
                 notifiers["discord"] = discord_notifier(discord_bot)
@@ -153,6 +153,15 @@ async def watch(
                 return
     finally:
         stopped.cancel()
+
+
+def describe_start_failure(platform: str, error: Exception) -> str:
+    """The line that says why a platform did not start: a StartError's own words; anything else is a bug,
+    logged with its traceback."""
+    if isinstance(error, StartError):
+        return str(error)
+    logger.error("%s could not start", platform, exc_info=error)
+    return f"{platform} could not start: {describe_error(error)}"
 
 
 def describe_error(error: BaseException | None) -> str:

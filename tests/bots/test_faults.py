@@ -18,6 +18,7 @@ import pytest
 from bot.core.models import CommunityRef
 from bot.gateways.scripted import write_clip
 from tests.bots.processes import BotProcess, add_dance, bot_environment, free_port
+from tests.fakes.discord_api import FakeDiscordApi
 from tests.fakes.telegram_api import FakeTelegramApi
 
 pytestmark = pytest.mark.asyncio
@@ -146,3 +147,42 @@ async def test_an_unreachable_database_is_one_line_and_status_1(tmp_path: Path) 
     assert len(lines) == 1 and "Traceback" not in bot.log() and "hunter2" not in bot.log()
     assert lines[0].startswith("Cannot start: the database at postgresql+asyncpg://dancer:***@127.0.0.1:")
     assert lines[0].endswith("Check DANCESCORE_DB_URL and that the database server is running.")
+
+
+async def test_a_discord_gateway_failure_leaves_telegram_running_and_the_exit_status_says_so(
+    tmp_path: Path,
+) -> None:
+    token, _ = new_token()
+    async with FakeTelegramApi() as api, FakeDiscordApi(close_code=4004) as discord_api:
+        env = bot_environment(tmp_path, api.url, token, DISCORD_TOKEN="fake.discord.token")
+        await add_dance(env, HERE, "renegade")
+        bot = await BotProcess(env, tmp_path / "bot.log", "--discord-api", discord_api.url).start()
+        await bot.wait_for_log("Discord stopped: ConnectionClosed: ")  # logged in, then the gateway refused
+        assert "gateway" in discord_api.calls
+        await api.send_video(CHAT, api.user(7), clip_bytes(tmp_path, 6), caption="/score renegade")
+        await api.wait_for(lambda m: m.method == "sendPhoto")  # Telegram kept serving
+        assert await bot.stop() == 1  # a platform failed during the run
+    failure = [line for line in bot.log().splitlines() if "Discord stopped" in line]
+    assert len(failure) == 1 and failure[0].endswith("; the other platform keeps running.")
+    assert "Traceback" not in bot.log()
+
+
+async def test_discord_without_a_network_is_one_line_and_status_1(tmp_path: Path) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}"  # nothing listens: like a machine without a network
+    token, _ = new_token()
+    async with FakeTelegramApi() as api:
+        alone = bot_environment(tmp_path / "alone", api.url, token, DISCORD_TOKEN="fake.discord.token")
+        del alone["TELEGRAM_TOKEN"]
+        bot = await BotProcess(alone, tmp_path / "alone.log", "--discord-api", nowhere).start()
+        assert await bot.exit_status() == 1
+        last = bot.log().strip().splitlines()[-1]  # after the start-up's info lines: what went wrong
+        assert last.startswith("Could not reach Discord (ClientConnectorError: ") and last.endswith("the network.")
+        assert "Traceback" not in bot.log() and "ERROR" not in bot.log()
+
+        both = bot_environment(tmp_path / "both", api.url, token, DISCORD_TOKEN="fake.discord.token")
+        bot = await BotProcess(both, tmp_path / "both.log", "--discord-api", nowhere).start()
+        await bot.wait_for_log(RUNNING)  # Telegram runs without Discord
+        await api.send_text(CHAT, api.user(7), "/dances")
+        await api.wait_for(lambda m: m.body.startswith("No dances yet"))
+        assert await bot.stop() == 1
+    assert "Traceback" not in bot.log()

@@ -182,3 +182,22 @@ def test_corrupt_data_mid_file_keeps_the_good_frames_and_says_so(tmp_path, data_
     assert any("damaged" in note and "skipped" in note for note in result["notes"]), result["notes"]
     assert result["frames"]["attempt"]["with_dancer"] >= 30  # the good frames were analysed
     assert result["score"] >= 7.0  # and still recognised as the same performance
+
+
+def test_options_that_cannot_work_are_refused_by_name(tmp_path):
+    """`--analysis-fps 0` would analyse nothing; a CUDA device on a CPU-only install would fail deep inside."""
+    run = dancescore("compare", REF_KEYPOINTS, REF_KEYPOINTS, "--analysis-fps", "0")
+    assert run.code == 2 and run.stderr.splitlines()[-1] == (
+        "dancescore compare: error: argument --analysis-fps: must be above zero, not 0"
+    )
+    run = dancescore("extract", REF_KEYPOINTS, "-o", tmp_path / "out", "--fps", "-3")
+    assert run.code == 2 and run.stderr.splitlines()[-1].endswith("argument --fps: must be above zero, not -3")
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU: --device cuda is valid here")
+    run = dancescore("compare", REF_KEYPOINTS, REF_KEYPOINTS, "--device", "cuda")
+    assert run.code == 2 and "Traceback" not in run.stderr
+    last = run.stderr.splitlines()[-1]
+    assert last.startswith("dancescore compare: error: argument --device: cuda: this PyTorch (")
+    assert last.endswith("sees no CUDA GPU; use --device cpu")
