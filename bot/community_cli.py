@@ -4,6 +4,7 @@
     dancescore dance list [--community ID]
     dancescore dance remove NAME --community ID
     dancescore leaderboard [--community ID] [--dance NAME] [--period all|season|challenge] [--limit N]
+    dancescore prune [--days N]
 
 `register(subparsers)` adds them; each sets `func(args) -> int` (the exit status) on its parser.
 """
@@ -54,6 +55,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     board.add_argument("--limit", type=int, default=10)
     board.set_defaults(func=_entry)
 
+    prune = subparsers.add_parser(
+        "prune", help="delete rendered clips and score cards past their retention (the scores stay)"
+    )
+    prune.add_argument("--days", type=float, help="keep this many days (default: DANCESCORE_RETENTION_DAYS, 30)")
+    prune.set_defaults(func=_entry)
+
 
 def _entry(args: argparse.Namespace) -> int:
     try:
@@ -87,6 +94,8 @@ async def run(
             elif getattr(args, "dance_command", None) == "remove":
                 dance = await service.remove_dance(_moderator(), CommunityRef.parse(args.community), args.name)
                 print(f"removed “{dance.name}”", file=out)
+            elif args.command == "prune":
+                await _prune(service, args.days if args.days is not None else settings.retention_days, out)
             else:
                 await _leaderboard(service, args, out)
     except Refusal as exc:
@@ -144,6 +153,15 @@ async def _leaderboard(service: CommunityService, args: argparse.Namespace, out:
         ref = known[0]
     board = await service.show_leaderboard(ref, args.dance, args.period, limit=args.limit)
     print(format_board(board), file=out)
+
+
+async def _prune(service: CommunityService, days: float | None, out: TextIO) -> None:
+    if days is None:
+        raise InvalidInputError("Retention is off (DANCESCORE_RETENTION_DAYS=off); say how long to keep with --days.")
+    if not days > 0:
+        raise InvalidInputError("--days must be above zero.")
+    deleted = await service.prune_media(days)
+    print(f"deleted {deleted} clip(s) and card(s) older than {days:g} days; the scores stay", file=out)
 
 
 def format_board(board: Leaderboard) -> str:
