@@ -93,6 +93,7 @@ class CommunityService:
         self.owner = owner
         self.pending = pending or PendingAttempts(self.media_dir / "pending")
         self.save_retry_s = save_retry_s
+        self._unfinished: dict[int, str] = {}  # failed jobs the database could not be told about yet
 
     # ---- dances -------------------------------------------------------------------------------------------
 
@@ -336,14 +337,20 @@ class CommunityService:
             retried = True
 
     async def _finish_job(self, job_id: int, status: str) -> None:
-        """End a job that failed; if the database is down too, its lease (or the next start) will end it."""
+        """End a job that failed; if the database is down too, `save_pending` ends it once it is back (the
+        user must not wait out the job's lease for our outage)."""
         try:
             await self.store.finish_job(job_id, status, self.clock.now())
+            self._unfinished.pop(job_id, None)
         except StorageError as error:
-            log.error("job %d could not be marked %s (%s); it will expire", job_id, status, error)
+            log.error("job %d could not be marked %s yet (%s)", job_id, status, error)
+            self._unfinished[job_id] = status
 
     async def save_pending(self) -> int:
-        """Record the attempts that waited for the database; returns how many were recorded now."""
+        """Record the attempts that waited for the database, and end the failed jobs it could not be told
+        about; returns how many attempts were recorded now."""
+        for job_id, status in list(self._unfinished.items()):
+            await self._finish_job(job_id, status)
         saved = 0
         for path, record in self.pending.items():
             try:

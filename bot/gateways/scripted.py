@@ -28,8 +28,9 @@ from engine.pool.errors import WorkerCrashError
 from engine.result import ScoreResult
 
 
-def write_clip(path: Path, frames: int = 12, size: tuple[int, int] = (64, 48), pad_bytes: int = 0) -> Path:
-    """A small real H.264 MP4 at 12 fps (`pad_bytes` of metadata make it as large as a test needs)."""
+def write_clip(path: Path, frames: int = 16, size: tuple[int, int] = (64, 48), pad_bytes: int = 0) -> Path:
+    """A small real H.264 MP4 at 12 fps (16 frames: over a second; `pad_bytes` of metadata make it as large
+    as a test needs)."""
     with av.open(str(path), "w", format="mp4") as container:
         if pad_bytes:
             container.metadata["comment"] = "x" * pad_bytes

@@ -37,14 +37,14 @@ class Community:
 
     async def add_dance(self, where: CommunityRef, name: str) -> None:
         reference = self.folder / f"{name}-reference.mp4"
-        write_clip(reference, frames=6)
+        write_clip(reference, frames=16)
         await self.service.add_dance(MOD, where, name, reference)
 
 
 @pytest.fixture
 def video_bytes(tmp_path: Path) -> bytes:
     path = tmp_path / "attempt.mp4"
-    write_clip(path, frames=6)
+    write_clip(path, frames=16)
     return path.read_bytes()
 
 

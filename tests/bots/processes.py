@@ -45,7 +45,7 @@ async def add_dance(env: dict[str, str], where: CommunityRef, name: str) -> None
     settings = Settings.from_env(env, env_file=None)
     reference = Path(env["DANCESCORE_DATA_DIR"]) / f"{name}-reference.mp4"
     reference.parent.mkdir(parents=True, exist_ok=True)
-    write_clip(reference, frames=6)
+    write_clip(reference, frames=16)
     async with bootstrap(settings, engine=ScriptedEngine()) as services:
         await services.community.add_dance(MOD, where, name, reference)
 

@@ -16,6 +16,7 @@ from bot.core.models import Caller, CommunityRef
 from bot.gateways.scripted import ScriptedEngine, write_clip
 from bot.ops import OpsServer
 from bot.storage.database import Database
+from engine.errors import NoDancerError
 from tests.bots.conftest import CHAT, built, running_telegram
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.postgres import create_schema, drop_schema
@@ -56,7 +57,7 @@ async def test_the_database_goes_away_mid_job_and_comes_back(proxied_database, t
     db, proxy = proxied_database
     engine = ScriptedEngine(gate=asyncio.Event())
     async with built(db, tmp_path, engine=engine) as services:
-        await services.community.add_dance(MOD, HERE, "renegade", write_clip(tmp_path / "reference.mp4", 6))
+        await services.community.add_dance(MOD, HERE, "renegade", write_clip(tmp_path / "reference.mp4", 16))
         ops = OpsServer(None, db, port=0)
         await ops.start()
         try:
@@ -86,7 +87,7 @@ async def test_a_long_outage_keeps_the_result_and_adds_it_later(proxied_database
     async with built(db, tmp_path, engine=engine) as services:
         core = services.community
         core.save_retry_s = 1.0  # the outage outlasts the retries
-        await core.add_dance(MOD, HERE, "renegade", write_clip(tmp_path / "reference.mp4", 6))
+        await core.add_dance(MOD, HERE, "renegade", write_clip(tmp_path / "reference.mp4", 16))
         async with running_telegram(services) as (api, _):
             await api.send_video(CHAT, api.user(7, "Ana"), video_bytes, caption="/score renegade")
             await wait_until(lambda: engine.running == 1)
@@ -103,3 +104,24 @@ async def test_a_long_outage_keeps_the_result_and_adds_it_later(proxied_database
             assert [(e.display_name, e.score) for e in board.entries] == [("Ana", 7.4)]
             await api.send_video(CHAT, api.user(7, "Ana"), video_bytes + b"\0", caption="/score renegade")
             await api.wait_for(lambda m: "Rank 1 of 1" in m.body and m.body.startswith("renegade: 7.4"))
+
+
+async def test_a_job_that_failed_during_the_outage_frees_its_user_once_the_database_is_back(
+    proxied_database, tmp_path: Path, video_bytes
+) -> None:
+    db, proxy = proxied_database
+    engine = ScriptedEngine(gate=asyncio.Event(), error=NoDancerError("No dancer in that video.", code="no_dancer"))
+    async with built(db, tmp_path, engine=engine) as services:
+        core = services.community
+        await core.add_dance(MOD, HERE, "renegade", write_clip(tmp_path / "reference.mp4", 16))
+        async with running_telegram(services) as (api, _):
+            await api.send_video(CHAT, api.user(7, "Ana"), video_bytes, caption="/score renegade")
+            await wait_until(lambda: engine.running == 1)
+            proxy.cut()
+            engine.gate.set()  # the analysis fails, and the job cannot be marked as ended
+            await api.wait_for(lambda m: m.body == "No dancer in that video.")
+            proxy.restore()
+            await core.save_pending()  # what the upkeep loop does every 30 s
+            engine.error = None
+            await api.send_video(CHAT, api.user(7, "Ana"), video_bytes + b"\0", caption="/score renegade")
+            await api.wait_for(lambda m: m.method == "sendPhoto")  # not "still being analysed" for 20 min

@@ -49,7 +49,7 @@ async def test_kill_9_in_the_middle_of_a_job_then_restart(tmp_path: Path) -> Non
         await add_dance(env, HERE, "renegade")
         first = await BotProcess(env, tmp_path / "first.log", "--hold").start()
         await first.wait_for_log(RUNNING)
-        await api.send_video(CHAT, api.user(7), clip_bytes(tmp_path, 6), caption="/score renegade")
+        await api.send_video(CHAT, api.user(7), clip_bytes(tmp_path, 16), caption="/score renegade")
         status = await api.wait_for(lambda m: m.body.startswith("Analysing… "))
         while running_jobs(tmp_path) != 1:  # the job is claimed in the database, then held by the engine
             await asyncio.sleep(0.05)
@@ -66,7 +66,7 @@ async def test_kill_9_in_the_middle_of_a_job_then_restart(tmp_path: Path) -> Non
         await second.wait_for_log(RUNNING)
         assert list(work.iterdir()) == []  # the dead process's upload is gone
         # Not locked out ("still being analysed"), and the lost job did not use up the rate limit of 1.
-        await api.send_video(CHAT, api.user(7), clip_bytes(tmp_path, 7), caption="/score renegade")
+        await api.send_video(CHAT, api.user(7), clip_bytes(tmp_path, 17), caption="/score renegade")
         await api.wait_for(lambda m: m.method == "sendPhoto")
         assert await second.stop() == 0
     with sqlite3.connect(tmp_path / "data" / "dancescore.db") as db:
@@ -80,7 +80,7 @@ async def test_the_token_is_in_no_line_of_a_real_runs_log_in_any_encoding(tmp_pa
         await add_dance(env, HERE, "renegade")
         bot = await BotProcess(env, tmp_path / "bot.log", "-vv").start()  # debug: every library logs its URLs
         await bot.wait_for_log(RUNNING)
-        await api.send_video(CHAT, api.user(7), clip_bytes(tmp_path, 6), caption="/score renegade")
+        await api.send_video(CHAT, api.user(7), clip_bytes(tmp_path, 16), caption="/score renegade")
         await api.wait_for(lambda m: m.method == "sendPhoto")  # the video was downloaded by its URL
         assert await bot.stop() == 0
     log = bot.log()
@@ -159,7 +159,7 @@ async def test_a_discord_gateway_failure_leaves_telegram_running_and_the_exit_st
         bot = await BotProcess(env, tmp_path / "bot.log", "--discord-api", discord_api.url).start()
         await bot.wait_for_log("Discord stopped: ConnectionClosed: ")  # logged in, then the gateway refused
         assert "gateway" in discord_api.calls
-        await api.send_video(CHAT, api.user(7), clip_bytes(tmp_path, 6), caption="/score renegade")
+        await api.send_video(CHAT, api.user(7), clip_bytes(tmp_path, 16), caption="/score renegade")
         await api.wait_for(lambda m: m.method == "sendPhoto")  # Telegram kept serving
         assert await bot.stop() == 1  # a platform failed during the run
     failure = [line for line in bot.log().splitlines() if "Discord stopped" in line]

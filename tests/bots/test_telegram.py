@@ -54,7 +54,7 @@ async def test_reply_score_and_animation_are_scored(telegram: TelegramWorld, vid
     other = tmp_path / "other.mp4"
     from bot.gateways.scripted import write_clip
 
-    write_clip(other, frames=7)  # different bytes: the core refuses the same video twice
+    write_clip(other, frames=17)  # different bytes: the core refuses the same video twice
     await api.send_animation(CHAT, api.user(9, "Cy"), other.read_bytes(), caption="/score@dancescore_test_bot renegade")
     await api.wait_for(lambda m: "Rank 2 of 2" in m.body or "Rank 1 of 2" in m.body)
     assert len(telegram.engine.attempts) == 2
