@@ -101,7 +101,7 @@ class ReferenceJob:
     pose_path: str
 
 
-@dataclass(frozen=True)
+@dataclass
 class ReferenceResult:
     """What a `ReferenceJob` returns: where the poses are, the clip's length, wall time per stage."""
 
