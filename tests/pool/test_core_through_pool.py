@@ -25,8 +25,9 @@ def test_the_core_scores_through_the_pool_and_relays_its_refusal(tmp_path):
     async def scenario():
         analyst = PoolEngine(LocalPool(settings, PoolSettings(), plans=[WorkerPlan("cpu", 1)]))
         reference = await analyst.analyse_reference(DATA / "squat_reference.mp4", tmp_path / "ref.npz", None)
+        assert analyst.pool.stats().outcomes["ok"] == 1  # decoded in a worker process, not in this one
         await analyst.pool.close()
-        assert reference.pose_path.is_file() and reference.duration_s > 5  # analysed in a worker process
+        assert reference.pose_path.is_file() and reference.duration_s > 5
         pool = LocalPool(settings, PoolSettings(expected_job_s=200, max_wait_s=300), plans=[WorkerPlan("cpu", 1)])
         engine = PoolEngine(pool)
         dance = Dance(
