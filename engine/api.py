@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -23,7 +22,8 @@ from engine.card import render_card
 from engine.decode import VideoInfo, VideoLimits, probe
 from engine.errors import InputError, NoDancerError, VideoError
 from engine.features import LimbTrack, resample
-from engine.pose import MediaPipeBackend, check_dancer
+from engine.pose import People, PoseBackend, check_dancer, create_backend, main_dancer
+from engine.progress import Progress, Stage
 from engine.render import render_clip
 from engine.result import MomentTrack, ScoreResult
 from engine.score import comparison_features, measure, run_scorer
@@ -33,7 +33,6 @@ from models.scorer import DanceScorer, build_scorer
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, float], None]
 MiB = 2**20
 MIN_ATTEMPT_S = 1.0
 
@@ -48,6 +47,11 @@ class EngineSettings:
         scorer's parameters were calibrated at 10 Hz.
     pose_threads: time segments of one clip analysed in parallel (one per core is best when a single clip
         is analysed at a time; 1 when several worker processes share the cores).
+    pose_backend: "mediapipe", "torch" or "auto" (torch when `pose_device` is a CUDA device, else mediapipe);
+        see `engine.pose`.
+    pose_device: torch device of the torch pose backend ("cpu", "cuda", "cuda:1").
+    pose_batch: frames that go through the torch backend's networks together.
+    device: torch device of the scorer.
     """
 
     cache_dir: Path = Path("data/cache")
@@ -58,6 +62,9 @@ class EngineSettings:
     max_pixels: int = 4096 * 4096
     device: str = "cpu"
     pose_threads: int = 2
+    pose_backend: str = "auto"
+    pose_device: str = "cpu"
+    pose_batch: int = 32
     scorer_version: str = "v1"
 
     @property
@@ -109,8 +116,13 @@ def file_digest(path: Path) -> str:
 
 
 @lru_cache(maxsize=4)
-def _backend(threads: int) -> MediaPipeBackend:
-    return MediaPipeBackend(threads=threads)
+def _cached_backend(name: str, threads: int, device: str, batch: int) -> PoseBackend:
+    return create_backend(name, threads=threads, device=device, batch=batch)
+
+
+def pose_backend(settings: EngineSettings) -> PoseBackend:
+    """The pose backend the settings ask for (one per process and configuration)."""
+    return _cached_backend(settings.pose_backend, settings.pose_threads, settings.pose_device, settings.pose_batch)
 
 
 @lru_cache(maxsize=4)
@@ -121,7 +133,7 @@ def _scorer(version: str, device: str) -> DanceScorer:
 def warm_up(settings: EngineSettings) -> None:
     """Load the models once (worker start-up) so the first job does not pay for it."""
     _scorer(settings.scorer_version, settings.device)
-    _backend(settings.pose_threads)._graph()
+    pose_backend(settings).warm_up()
 
 
 def _cache_path(settings: EngineSettings, digest: str, kind: str) -> Path:
@@ -169,7 +181,7 @@ def _load_source(
     t0 = time.perf_counter()
     info = probe(path, settings.limits)
     seconds["decode"] = time.perf_counter() - t0
-    kind = f"{MediaPipeBackend.name}-{settings.analysis_fps:g}fps"
+    kind = f"{pose_backend(settings).name}-{settings.analysis_fps:g}fps"
     if cache:
         digest = file_digest(path)
         pose_file = _cache_path(settings, digest, kind)
@@ -188,8 +200,14 @@ def _load_source(
 
 def _estimate(info: VideoInfo, settings: EngineSettings, progress: Progress | None) -> tuple[PoseSequence, dict]:
     timings: dict[str, float] = {}
-    seq = _backend(settings.pose_threads).estimate(info, settings.analysis_fps, progress, timings)
-    return seq, timings
+    people = pose_backend(settings).find_people(info, settings.analysis_fps or None, progress, timings)
+    return main_dancer(people), timings
+
+
+def analyse_people(video: Path | str, settings: EngineSettings, progress: Progress | None = None) -> People:
+    """Everyone in each analysed frame of a video (at `settings.analysis_fps`; 0: every frame), not cached."""
+    info = probe(Path(video), settings.limits)
+    return pose_backend(settings).find_people(info, settings.analysis_fps or None, progress)
 
 
 def analyse(
@@ -259,8 +277,8 @@ def compare(
             return None
         return lambda _s, f: progress(name, f)
 
-    ref = _load_source(ref_in, settings, fps=options.reference_fps, cache=True, progress=stage("reference"))
-    att = _load_source(att_in, settings, fps=options.attempt_fps, cache=False, progress=stage("pose"))
+    ref = _load_source(ref_in, settings, fps=options.reference_fps, cache=True, progress=stage(Stage.REFERENCE))
+    att = _load_source(att_in, settings, fps=options.attempt_fps, cache=False, progress=stage(Stage.POSE))
     check_dancer(ref.sequence)
     check_dancer(att.sequence)
     if options.clip_path and att.video is None:
@@ -276,7 +294,7 @@ def compare(
 
     t0 = time.perf_counter()
     if progress:
-        progress("align", 0.0)
+        progress(Stage.ALIGN, 0.0)
     ref_track, oriented, alignment = align_sequences(
         ref.sequence, att.sequence, settings.grid_rate, ref.envelope, att.envelope, options.allow_mirror
     )
@@ -324,7 +342,7 @@ def compare(
     if options.clip_path or options.card_path:
         t0 = time.perf_counter()
         video = ref.video or (Path(reference_video) if reference_video else None)
-        _render(result, ref.sequence, att, video, options, stage("render"))
+        _render(result, ref.sequence, att, video, options, stage(Stage.RENDER))
         seconds["render"] = time.perf_counter() - t0
     seconds["total"] = time.perf_counter() - t_start
     return result

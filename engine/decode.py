@@ -242,7 +242,7 @@ def iter_frames(
     report = report if report is not None else DecodeReport()
     step = 1.0 / fps if fps else 0.0
     next_t = start
-    out_w, out_h = _output_size(info, max_side)
+    out_w, out_h = output_size(info, max_side)
     with open_container(info.path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "SLICE" if threads == 1 else "AUTO"
@@ -279,7 +279,7 @@ def iter_frames(
                 yield t, image
 
 
-def _output_size(info: VideoInfo, max_side: int | None) -> tuple[int, int]:
+def output_size(info: VideoInfo, max_side: int | None) -> tuple[int, int]:
     """Decoded (pre-rotation) size to scale to, preserving the aspect ratio."""
     w, h = (info.height, info.width) if info.rotation % 180 else (info.width, info.height)
     if max_side is None or max(w, h) <= max_side:
