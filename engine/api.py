@@ -50,7 +50,8 @@ class EngineSettings:
     pose_backend: "mediapipe", "torch" or "auto" (torch when `pose_device` is a CUDA device, else mediapipe);
         see `engine.pose`.
     pose_device: torch device of the torch pose backend ("cpu", "cuda", "cuda:1").
-    pose_batch: frames that go through the torch backend's networks together.
+    pose_streams: time segments of a clip the torch backend follows side by side, their frames batched
+        through the networks together (None: 16 on a GPU, else `pose_threads`).
     device: torch device of the scorer.
     """
 
@@ -64,7 +65,7 @@ class EngineSettings:
     pose_threads: int = 2
     pose_backend: str = "auto"
     pose_device: str = "cpu"
-    pose_batch: int = 32
+    pose_streams: int | None = None
     scorer_version: str = "v1"
 
     @property
@@ -116,13 +117,13 @@ def file_digest(path: Path) -> str:
 
 
 @lru_cache(maxsize=4)
-def _cached_backend(name: str, threads: int, device: str, batch: int) -> PoseBackend:
-    return create_backend(name, threads=threads, device=device, batch=batch)
+def _cached_backend(name: str, threads: int, device: str, streams: int | None) -> PoseBackend:
+    return create_backend(name, threads=threads, device=device, streams=streams)
 
 
 def pose_backend(settings: EngineSettings) -> PoseBackend:
     """The pose backend the settings ask for (one per process and configuration)."""
-    return _cached_backend(settings.pose_backend, settings.pose_threads, settings.pose_device, settings.pose_batch)
+    return _cached_backend(settings.pose_backend, settings.pose_threads, settings.pose_device, settings.pose_streams)
 
 
 @lru_cache(maxsize=4)

@@ -12,13 +12,13 @@ MediaPipe 0.10.21's pose graph (`pose_landmark_cpu`, constants from its expanded
    [0, 1]); the landmark model; a person is there when its presence is >= 0.5; the 39 landmarks refined
    with the heatmap (7x7 confidence-weighted mean where the heatmap's peak is >= 0.5) and projected back
    into the frame. Landmarks 33 and 34 are auxiliary: they give the region for the next crop.
-4. Tracking: MediaPipe crops each frame where the previous frame's auxiliary landmarks were, so frames
-   must go one by one. Here each frame is done on its own, so any number of frames (of any number of
-   clips) go through the networks together: the detection's region gives first landmarks, whose own
-   auxiliary landmarks give the region of a second, final crop. People are then linked from frame to
-   frame and each person's landmarks smoothed with MediaPipe's filters (a one-euro filter scaled by the
-   body's size, a low-pass filter on visibility, one analysed frame counted as 1/30 s as mediapipe's
-   solutions API does), so both backends give the same kind of signal.
+4. Tracking: as MediaPipe, each frame is cropped where the previous frame's auxiliary landmarks put each
+   person; the detector runs on every frame too, and a detection nobody is followed near starts a new
+   person. A frame depends on the one before, so a clip is cut into streams (time segments) followed
+   side by side: each step puts the next frame of every stream through the networks as one batch.
+   People are then linked from frame to frame and each person's landmarks smoothed with MediaPipe's
+   filters (a one-euro filter scaled by the body's size, a low-pass filter on visibility, one analysed
+   frame counted as 1/30 s as mediapipe's solutions API does), so both backends give the same signal.
 
 Coordinates are pixels of the frame as analysed; a region is (centre x, centre y, side, rotation) in
 pixels and radians.
@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -266,29 +266,51 @@ class BlazePose:
                 out.cpu().numpy().astype(np.float64), presence[:, 0].cpu().numpy().astype(np.float64), regions
             )
 
-    def find_people(self, frames: Sequence[np.ndarray]) -> list[FramePeople]:
-        """Everyone in each of a batch of frames ((H, W, 3) uint8 RGB, one size), each person's landmarks
-        from two crops: the detection's region, then the region of the landmarks found in it."""
+    def step(self, frames: Sequence[np.ndarray], streams: Sequence[Stream]) -> list[FramePeople]:
+        """Everyone in the next frame of each of several streams, as MediaPipe's tracking does it for one
+        person: each stream crops where its people were in its previous frame; the detector (run on every
+        frame) adds anyone not already followed.
+
+        frames: (H, W, 3) uint8 RGB, one size, one per stream. Updates each stream's regions.
+        """
         if not frames:
             return []
         images = self.frames_to_device(frames)
         detections = self.detect(images)
-        index = np.concatenate([np.full(len(d), i, dtype=np.int64) for i, d in enumerate(detections)])
-        found = np.concatenate(detections)
-        first = self.landmarks(images, index, region_from_points(found[:, 5:7], found[:, 7:9]))
-        keep = first.presence >= MIN_PRESENCE
-        index, first = index[keep], FramePeople(first.landmarks[keep], first.presence[keep], first.regions[keep])
-        regions = region_from_points(first.landmarks[:, 33, :2], first.landmarks[:, 34, :2])
-        second = self.landmarks(images, index, regions)
-        # Where the second crop loses the body the first one found, the first one's landmarks stand.
-        present = second.presence >= MIN_PRESENCE
-        landmarks = np.where(present[:, None, None], second.landmarks, first.landmarks)
-        presence = np.where(present, second.presence, first.presence)
-        regions = region_from_points(landmarks[:, 33, :2], landmarks[:, 34, :2])
-        return [
-            deduplicate(FramePeople(landmarks[index == i], presence[index == i], regions[index == i]))
-            for i in range(len(frames))
-        ]
+        index, regions = [], []
+        for i, (stream, found) in enumerate(zip(streams, detections, strict=True)):
+            new = region_from_points(found[:, 5:7], found[:, 7:9])
+            mine = np.concatenate([stream.regions, new[[not stream.follows(r) for r in new]]])
+            index.append(np.full(len(mine), i, dtype=np.int64))
+            regions.append(mine)
+        frame_of = np.concatenate(index)
+        people = self.landmarks(images, frame_of, np.concatenate(regions))
+        out = []
+        for i, stream in enumerate(streams):
+            mine = (frame_of == i) & (people.presence >= MIN_PRESENCE)
+            lm = people.landmarks[mine]
+            found = deduplicate(
+                FramePeople(lm, people.presence[mine], region_from_points(lm[:, 33, :2], lm[:, 34, :2]))
+            )
+            stream.regions = found.regions
+            out.append(found)
+        return out
+
+
+@dataclass
+class Stream:
+    """A run of consecutive frames followed as MediaPipe follows a person: `regions` (R, 4) float64 are
+    where the people of its latest frame are (from their auxiliary landmarks), cropped in the next one."""
+
+    regions: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+
+    def follows(self, region: np.ndarray) -> bool:
+        """Whether a detected region is someone this stream already follows (centres within LINK_DISTANCE of
+        the larger side)."""
+        if not len(self.regions):
+            return False
+        distance = np.hypot(*(self.regions[:, :2] - region[:2]).T)
+        return bool((distance < LINK_DISTANCE * np.maximum(self.regions[:, 2], region[2])).any())
 
 
 def refine_with_heatmap(xy: torch.Tensor, heatmap: torch.Tensor) -> torch.Tensor:

@@ -14,10 +14,8 @@ threads (FFmpeg and the networks release the GIL), so several cores work on one 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -247,17 +245,19 @@ class MediaPipeBackend:
 class TorchBackend:
     """BlazePose in PyTorch (`engine.blazepose`): every person in frame; frames batched through the networks.
 
-    threads: time segments of a clip decoded in parallel (the networks run in the calling thread, on
-        batches of frames from all segments). device: torch device of the networks ("cpu", "cuda",
-        "cuda:1"); float16 on CUDA. batch: frames per batch. max_side: as for `MediaPipeBackend`.
+    A clip is cut into `streams` time segments followed side by side (each as MediaPipe tracks, frame after
+    frame); every step puts the next frame of each stream through the networks as one batch, while
+    `threads` decoder threads get the following frames ready. device: torch device of the networks
+    ("cpu", "cuda", "cuda:1"), float16 on CUDA. max_side: as for `MediaPipeBackend`.
     """
 
     name = "torch-blazepose-full"
+    MIN_STREAM_S = 1.5  # a stream starts by detecting its people afresh: not for every second
 
-    def __init__(self, threads: int = 2, device: str = "cpu", batch: int = 32, max_side: int = 640) -> None:
+    def __init__(self, threads: int = 2, device: str = "cpu", streams: int | None = None, max_side: int = 640) -> None:
         self.threads = max(1, threads)
         self.device = device
-        self.batch = max(1, batch)
+        self.streams = max(1, streams if streams is not None else (16 if device.startswith("cuda") else threads))
         self.max_side = max_side
 
     def warm_up(self) -> None:
@@ -267,38 +267,41 @@ class TorchBackend:
         self, info: VideoInfo, fps: float | None, progress: Progress | None = None, timings: dict | None = None
     ) -> People:
         """Everyone in each analysed frame, tracked and smoothed (see `engine.blazepose`)."""
-        from engine.blazepose import smooth_people  # torch: imported with the backend that needs it
+        from engine.blazepose import Stream, smooth_people  # torch: imported with the backend that needs it
 
         t_start = time.perf_counter()
         model = _blazepose(self.device)
-        parts = segments(info, self.threads)
-        tick = _Ticker(info, fps, progress)
+        n = min(self.streams, max(1, int(info.duration / self.MIN_STREAM_S)))
+        parts = [(info.duration * k / n, info.duration * (k + 1) / n if k < n - 1 else None) for k in range(n)]
         reports = [DecodeReport() for _ in parts]
-        found: list[tuple[float, Any]] = []
+        frames = [
+            iter_frames(info, fps=fps, start=a, end=b, max_side=self.max_side, report=reports[k], threads=1)
+            for k, (a, b) in enumerate(parts)
+        ]
+        streams = [Stream() for _ in parts]
+        found: list[list[tuple[float, Any]]] = [[] for _ in parts]
+        tick = _Ticker(info, fps, progress)
         pose_s = 0.0
-        batch: list[tuple[float, np.ndarray]] = []
-
-        def estimate() -> None:
-            nonlocal pose_s
-            t0 = time.perf_counter()
-            for (t, _), people in zip(batch, model.find_people([image for _, image in batch]), strict=True):
-                found.append((t, people))
-            pose_s += time.perf_counter() - t0
-            tick(len(batch))
-            batch.clear()
-
-        for item in _decode_parallel(info, fps, parts, reports, self.max_side, 2 * self.batch):
-            batch.append(item)
-            if len(batch) >= self.batch:
-                estimate()
-        if batch:
-            estimate()
-        found.sort(key=lambda f: f[0])
+        with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="decode") as pool:
+            upcoming = {k: pool.submit(next, frames[k], None) for k in range(n)}
+            while upcoming:
+                ready = {k: item for k, future in upcoming.items() if (item := future.result()) is not None}
+                # The next frames decode while the networks work on these.
+                upcoming = {k: pool.submit(next, frames[k], None) for k in ready}
+                if not ready:
+                    break
+                t0 = time.perf_counter()
+                people = model.step([image for _, image in ready.values()], [streams[k] for k in ready])
+                pose_s += time.perf_counter() - t0
+                for (k, (t, _)), found_here in zip(ready.items(), people, strict=True):
+                    found[k].append((t, found_here))
+                tick(len(ready))
+        ordered = [item for part in found for item in part]
         t0 = time.perf_counter()
-        smoothed = smooth_people([people for _, people in found])
+        smoothed = smooth_people([people for _, people in ordered])
         pose_s += time.perf_counter() - t0
         size = _analysed_size(info, self.max_side)
-        people = [
+        people_per_frame = [
             [blazepose_to_body25(_normalised(p, size), info.width, info.height) for p in frame] for frame in smoothed
         ]
         if timings is not None:
@@ -307,8 +310,8 @@ class TorchBackend:
         if progress is not None:
             progress(Stage.POSE, 1.0)
         return People(
-            np.array([t for t, _ in found], dtype=np.float64),
-            people,
+            np.array([t for t, _ in ordered], dtype=np.float64),
+            people_per_frame,
             (info.width, info.height),
             self.name,
             info.duration,
@@ -337,58 +340,7 @@ def _normalised(landmarks: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return out
 
 
-def _decode_parallel(
-    info: VideoInfo,
-    fps: float | None,
-    parts: list[tuple[float, float | None]],
-    reports: list[DecodeReport],
-    max_side: int,
-    buffered: int,
-) -> Iterator[tuple[float, np.ndarray]]:
-    """(t, image) of every sampled frame, the segments decoded in parallel threads (in no particular order).
-    At most `buffered` frames wait decoded; an error in a decoder thread is raised here."""
-    frames: queue.Queue[tuple[float, np.ndarray] | None] = queue.Queue(maxsize=max(1, buffered))
-    stop = threading.Event()
-
-    def offer(item: tuple[float, np.ndarray] | None) -> bool:
-        """Queue an item unless the consumer has stopped; False when it has."""
-        while not stop.is_set():
-            try:
-                frames.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def decode(k: int) -> None:
-        try:
-            frames_of_part = iter_frames(
-                info, fps=fps, start=parts[k][0], end=parts[k][1], max_side=max_side, report=reports[k],
-                threads=0 if len(parts) == 1 else 1,
-            )  # fmt: skip
-            for item in frames_of_part:
-                if not offer(item):
-                    return
-        finally:
-            offer(None)
-
-    with ThreadPoolExecutor(max_workers=len(parts), thread_name_prefix="decode") as pool:
-        futures = [pool.submit(decode, k) for k in range(len(parts))]
-        try:
-            finished = 0
-            while finished < len(parts):
-                item = frames.get()
-                if item is None:
-                    finished += 1
-                    continue
-                yield item
-        finally:
-            stop.set()
-        for future in futures:
-            future.result()
-
-
-def create_backend(name: str, threads: int = 2, device: str = "cpu", batch: int = 32) -> PoseBackend:
+def create_backend(name: str, threads: int = 2, device: str = "cpu", streams: int | None = None) -> PoseBackend:
     """A pose backend by name: "mediapipe", "torch", or "auto" (torch on a CUDA device, else mediapipe:
     on a CPU MediaPipe's graph is about 4x faster than the same networks in PyTorch, see docs/benchmarks.md)."""
     if name == "auto":
@@ -396,7 +348,7 @@ def create_backend(name: str, threads: int = 2, device: str = "cpu", batch: int 
     if name == "mediapipe":
         return MediaPipeBackend(threads=threads)
     if name == "torch":
-        return TorchBackend(threads=threads, device=device, batch=batch)
+        return TorchBackend(threads=threads, device=device, streams=streams)
     raise InputError(f"unknown pose backend {name!r}: choose one of auto, {', '.join(BACKENDS)}", code="bad_option")
 
 
