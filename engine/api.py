@@ -7,7 +7,6 @@ given an `EngineSettings`.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from engine.decode import VideoInfo, VideoLimits, probe
 from engine.errors import InputError, NoDancerError, VideoError
 from engine.features import LimbTrack, resample
 from engine.pose import People, PoseBackend, check_dancer, create_backend, main_dancer
+from engine.pose_cache import PoseCache, file_digest, load_poses, save_poses
 from engine.progress import Progress, Stage
 from engine.render import render_clip
 from engine.result import MomentTrack, ScoreResult
@@ -107,15 +107,6 @@ class _Source:
     seconds: dict[str, float]
 
 
-def file_digest(path: Path) -> str:
-    """sha256 of a file's content (hex)."""
-    h = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 @lru_cache(maxsize=4)
 def _cached_backend(name: str, threads: int, device: str, streams: int | None) -> PoseBackend:
     return create_backend(name, threads=threads, device=device, streams=streams)
@@ -137,31 +128,6 @@ def warm_up(settings: EngineSettings) -> None:
     pose_backend(settings).warm_up()
 
 
-def _cache_path(settings: EngineSettings, digest: str, kind: str) -> Path:
-    return Path(settings.cache_dir) / f"{digest[:2]}" / f"{digest}-{kind}.npz"
-
-
-def _envelope_path(pose_path: Path) -> Path:
-    """Where the music envelope of a pose file lives: beside it, `<stem>.audio.npy`."""
-    return pose_path.with_name(pose_path.stem + ".audio.npy")
-
-
-def _load_poses(pose_path: Path) -> tuple[PoseSequence, np.ndarray | None]:
-    """A pose file written by `_save_poses`, with its music envelope when it has one."""
-    env_path = _envelope_path(pose_path)
-    return PoseSequence.load(pose_path), (np.load(env_path) if env_path.is_file() else None)
-
-
-def _save_poses(seq: PoseSequence, envelope: np.ndarray | None, pose_path: Path) -> None:
-    """Write poses (and the envelope beside them) atomically: a crash leaves no partial file."""
-    seq.save(pose_path)
-    if envelope is not None:
-        env_path = _envelope_path(pose_path)
-        tmp = env_path.with_name(env_path.name + ".tmp.npy")
-        np.save(tmp, envelope)
-        tmp.replace(env_path)
-
-
 def _load_source(
     source: Path | PoseSequence,
     settings: EngineSettings,
@@ -177,25 +143,24 @@ def _load_source(
     if path.is_dir():
         return _Source(openpose.read_directory(path, fps), None, None, seconds)
     if path.suffix == ".npz" and path.is_file():
-        seq, env = _load_poses(path)
+        seq, env = load_poses(path)
         return _Source(seq, None, env, seconds)
     t0 = time.perf_counter()
     info = probe(path, settings.limits)
     seconds["decode"] = time.perf_counter() - t0
     kind = f"{pose_backend(settings).name}-{settings.analysis_fps:g}fps"
-    if cache:
-        digest = file_digest(path)
-        pose_file = _cache_path(settings, digest, kind)
-        if pose_file.is_file():
-            log.info("reference %s: poses from cache %s", path.name, pose_file)
-            seq, env = _load_poses(pose_file)
-            return _Source(seq, path, env, seconds)
+    store = PoseCache(Path(settings.cache_dir))
+    digest = file_digest(path) if cache else ""
+    cached = store.load(digest, kind) if cache else None
+    if cached is not None:
+        log.info("reference %s: poses from the cache", path.name)
+        return _Source(cached[0], path, cached[1], seconds)
     seq, timing = _estimate(info, settings, progress)
     seconds["decode"] += timing["decode"]
     seconds["pose"] += timing["pose"]
     env = audio.onset_envelope(path) if info.has_audio else None
     if cache:
-        _save_poses(seq, env, pose_file)
+        store.save(digest, kind, seq, env)
     return _Source(seq, path, env, seconds)
 
 
@@ -230,7 +195,7 @@ def save_reference(
     the caller's own copy, so nothing goes into the cache as well."""
     src = _load_source(Path(video), settings, fps=30.0, cache=False, progress=progress)
     check_dancer(src.sequence)
-    _save_poses(src.sequence, src.envelope, Path(out))
+    save_poses(src.sequence, src.envelope, Path(out))
     return src.sequence
 
 

@@ -289,11 +289,9 @@ class BlazePose:
         for i, stream in enumerate(streams):
             mine = (frame_of == i) & (people.presence >= MIN_PRESENCE)
             lm = people.landmarks[mine]
-            found = deduplicate(
-                FramePeople(lm, people.presence[mine], region_from_points(lm[:, 33, :2], lm[:, 34, :2]))
-            )
-            stream.regions = found.regions
-            out.append(found)
+            kept = deduplicate(FramePeople(lm, people.presence[mine], region_from_points(lm[:, 33, :2], lm[:, 34, :2])))
+            stream.regions = kept.regions
+            out.append(kept)
         return out
 
 

@@ -92,7 +92,7 @@ def settings_from(args: argparse.Namespace) -> EngineSettings:
 
 
 def default_pose_device() -> str:
-    """"cuda" when torch sees a GPU, else "cpu"."""
+    """The pose device to use by default: "cuda" when torch sees a GPU, else "cpu"."""
     from engine.pool.placement import count_gpus
 
     return "cuda" if count_gpus() > 0 else "cpu"
@@ -122,7 +122,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_extract)
 
 
-def fail(error: Exception, as_json: bool) -> int:
+def fail(error: BaseException, as_json: bool) -> int:
     """Report a failure: one line on stderr, and the JSON error object on stdout with --json."""
     if isinstance(error, EngineError):
         code, message = error.code, str(error)

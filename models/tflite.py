@@ -238,8 +238,8 @@ def densify(values: np.ndarray, shape: Sequence[int], sparsity: _Table) -> np.nd
     levels = sparsity.tables(2)
     if sorted(order) != list(range(len(shape))) or len(levels) != len(shape):
         raise TFLiteError("sparse tensor: traversal order and dimension metadata disagree with its shape")
-    coords = np.zeros((1, 0), dtype=np.int64)
-    position = np.zeros(1, dtype=np.int64)  # index into the next level's segments (or dense block)
+    coords: np.ndarray = np.zeros((1, 0), dtype=np.int64)
+    position: np.ndarray = np.zeros(1, dtype=np.int64)  # index into the next level's segments (or dense block)
     for level in levels:
         if level.scalar(0, "b", 0) == 0:  # DENSE
             size = level.scalar(1, "i", 0)

@@ -6,11 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from engine.progress import Progress  # a pool calls it on the caller's event loop
+
 if TYPE_CHECKING:
     from engine.result import ScoreResult
 
-Progress = Callable[[str, float], None]
-"""(stage name, fraction 0-1 of that stage); called on the caller's event loop."""
+__all__ = ["OUTCOMES", "EnginePool", "JobReport", "PoolSettings", "PoolStats", "Progress"]
 
 OUTCOMES = ("ok", "rejected", "timeout", "crashed", "cancelled", "internal_error", "refused", "shutdown")
 """Every way a submitted job can end. `rejected`: the engine refused the input (an `EngineError` such as a

@@ -64,11 +64,11 @@ def plan_workers(settings: PoolSettings, *, gpus: int | None = None, cpus: int |
     """
     gpus = count_gpus() if gpus is None else gpus
     cpus = count_cpus() if cpus is None else cpus
-    if gpus > 0 and settings.workers_per_gpu is None:
+    per_gpu = settings.workers_per_gpu
+    if gpus > 0 and per_gpu is None:
         count = settings.workers if settings.workers is not None else max(cpus, gpus)
         devices = [f"cuda:{k % gpus}" for k in range(count)]
-    elif gpus > 0:
-        per_gpu = settings.workers_per_gpu
+    elif gpus > 0 and per_gpu is not None:
         counts = [per_gpu] * gpus if isinstance(per_gpu, int) else list(per_gpu)[:gpus]
         counts += [0] * (gpus - len(counts))
         devices = [

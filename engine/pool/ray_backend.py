@@ -113,14 +113,14 @@ def unpack_job(job: Any, files: Files, folder: Path) -> tuple[Any, dict[str, str
 
     Returns the new job and {output field: the path the caller asked for}.
     """
-    changes = {}
+    changes: dict[str, Any] = {}
     for name, (filename, content) in files.items():
         target = folder / f"{name}-{filename}"
         target.write_bytes(content)
         changes[name] = str(target)
     outputs: dict[str, str] = {}
     options = getattr(job, "options", None)
-    if options is not None and dataclasses.is_dataclass(options):
+    if options is not None and dataclasses.is_dataclass(options) and not isinstance(options, type):
         option_changes = {}
         for name in _OUTPUT_FIELDS:
             wanted = getattr(options, name, None)

@@ -9,9 +9,10 @@ import pytest
 from engine.api import EngineSettings
 from engine.errors import EngineError, NoDancerError, VideoError
 from engine.pool import PoolSettings, QueueFullError, create_pool, plan_workers
-from engine.pool.errors import InternalError, decode_error, describe_duration, encode_error
+from engine.pool.errors import InternalError, decode_error, encode_error
 from engine.pool.local import describe_exit
 from engine.pool.placement import count_gpus, tailor_settings
+from engine.timecode import describe_duration
 
 
 @pytest.mark.parametrize(("gpus", "cpus"), [(1, 16), (2, 16), (4, 8), (1, 2), (8, 4)])
