@@ -55,6 +55,7 @@ def engine_settings(settings: Settings) -> EngineSettings:
         cache_dir=settings.cache_dir,
         max_duration_s=settings.limits.max_duration_s,
         max_bytes=settings.limits.max_bytes,
+        pose_backend=settings.pose_backend,
     )
 
 

@@ -24,6 +24,7 @@ from bot.core.models import Caller, CommunityRef, ScoredAttempt
 from bot.core.service import CommunityService
 from bot.errors import NotAVideoError
 from bot.replies import describe_scored
+from engine.progress import Stage
 
 logger = logging.getLogger(__name__)
 
@@ -31,11 +32,11 @@ VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".webm", ".mkv", ".3gp"}
 GENERIC_MIME_TYPES = {None, "", "application/octet-stream"}
 MiB = 2**20
 # The engine's stage names, in the words a user sees.
-STAGE_LABELS = {
-    "reference": "analysing the reference",
-    "pose": "analysing",
-    "align": "comparing",
-    "render": "rendering the clip",
+STAGE_LABELS: dict[str, str] = {  # Stage is a str: the names as the engine sends them
+    Stage.REFERENCE: "analysing the reference",
+    Stage.POSE: "analysing",
+    Stage.ALIGN: "comparing",
+    Stage.RENDER: "rendering the clip",
 }
 
 Report = Callable[[str], Awaitable[None]]  # shows a progress line to the user (edits the status message)
@@ -121,7 +122,7 @@ class ScoringFlow:
         await report("Downloading your video…")
         try:
             async with self.downloaded(request.video) as attempt:
-                relay.update("pose", 0.0)
+                relay.update(Stage.POSE, 0.0)
                 scored = await self.service.submit_attempt(
                     request.caller,
                     request.where,

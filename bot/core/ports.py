@@ -10,7 +10,7 @@ they exchange. The implementations live beside their fakes, elsewhere:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,9 +31,8 @@ from bot.core.models import (
     Season,
     Standing,
 )
+from engine.progress import Progress
 from engine.result import ScoreResult
-
-Progress = Callable[[str, float], None]  # (stage name, fraction 0-1), as in engine.api
 
 
 class Clock(Protocol):

@@ -25,6 +25,7 @@ from bot.core.ports import Progress
 from engine.decode import VideoLimits, probe
 from engine.errors import EngineError, NoDancerError, VideoError
 from engine.pool.errors import WorkerCrashError
+from engine.progress import Stage
 from engine.result import ScoreResult
 
 
@@ -90,7 +91,7 @@ class ScriptedEngine:
         script = await self._read(video)
         self.calls += 1
         if progress is not None:
-            progress("reference", 0.5)
+            progress(Stage.REFERENCE, 0.5)
         _fail_if_asked(script)
         pose_path.parent.mkdir(parents=True, exist_ok=True)
         pose_path.write_bytes(b"scripted poses\n")
@@ -113,7 +114,7 @@ class ScriptedEngine:
         self.most_at_once = max(self.most_at_once, self.running)
         try:
             if progress is not None:
-                progress("pose", 0.5)
+                progress(Stage.POSE, 0.5)
             if self.gate is not None:
                 await self.gate.wait()
             if self.error is not None:
@@ -121,7 +122,7 @@ class ScriptedEngine:
             _fail_if_asked(script)
             result = replace(self.result, score=float(script["score"])) if "score" in script else self.result
             if progress is not None:
-                progress("render", 0.9)
+                progress(Stage.RENDER, 0.9)
             if clip_path is not None:
                 await asyncio.to_thread(write_clip, clip_path, pad_bytes=self.clip_pad_bytes)
             if card_path is not None:

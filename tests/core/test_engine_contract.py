@@ -21,11 +21,12 @@ from engine.api import EngineSettings
 from engine.decode import VideoLimits
 from engine.errors import VideoError
 from engine.pool import InlinePool, PoolSettings
+from engine.progress import Stage
 
 DATA = Path(__file__).parents[1] / "data"
 REFERENCE = DATA / "squat_reference.mp4"
 ATTEMPT = DATA / "squat_zoomed_offset.mp4"
-STAGES = {"reference", "pose", "align", "render"}  # the engine's stage names, which the bots put in words
+STAGES = set(Stage)  # the engine's stages, which the bots put in words
 
 pytestmark = pytest.mark.asyncio
 Build = Callable[[float], DanceEngine]  # max_duration_s -> an engine with that limit
