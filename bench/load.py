@@ -55,6 +55,8 @@ class RunReport:
     cores_obtained: float = 0.0  # CPU seconds the workers got per wall second (2.0 = both cores, all along)
     load_before: float = 0.0  # 1-minute load average of the machine (other processes share the cores)
     load_after: float = 0.0
+    placement: str = "cpu"  # "cpu" (no GPU seen), or the GPU placement: "service" or "workers"
+    service: dict = field(default_factory=dict)  # the pose service's counters over the run (placement service)
 
     @property
     def throughput_per_min(self) -> float:
@@ -78,6 +80,8 @@ class RunReport:
             "mean_job_run_s": round(self.mean_job_s, 2),
             "worker_cores_obtained": round(self.cores_obtained, 2),
             "load_avg_1m_before_after": [round(self.load_before, 2), round(self.load_after, 2)],
+            "placement": self.placement,
+            "service": {k: round(v, 3) for k, v in self.service.items()},
         }
 
 
@@ -100,17 +104,23 @@ async def run_load(
     max_wait_s: float,
     timeout_s: float,
     threads: int | None = None,
+    gpu_placement: str = "service",
 ) -> RunReport:
     """Start a pool of `workers`, warm it up with one job, then submit every job at once and wait for all."""
-    plans = plan_workers(PoolSettings(workers=workers))
+    settings = PoolSettings(
+        workers=workers, max_wait_s=max_wait_s, job_timeout_s=timeout_s, gpu_placement=gpu_placement
+    )
+    plans = plan_workers(settings)
     if threads is not None:
-        plans = [WorkerPlan(p.device, threads) for p in plans]
-    pool = LocalPool(engine, PoolSettings(workers=workers, max_wait_s=max_wait_s, job_timeout_s=timeout_s), plans=plans)
+        plans = [WorkerPlan(p.device, threads, p.service) for p in plans]
+    pool = LocalPool(engine, settings, plans=plans)
     await pool.start()
+    placement = gpu_placement if any(p.device != "cpu" or p.service is not None for p in pool.plans) else "cpu"
     t0 = time.monotonic()
     await pool.submit(jobs[0])
     warm = time.monotonic() - t0
-    report = RunReport(workers, plans[0].threads, len(jobs), 0.0, 0, warm_up_job_s=warm)
+    report = RunReport(workers, plans[0].threads, len(jobs), 0.0, 0, warm_up_job_s=warm, placement=placement)
+    service_before = service_counters(pool)
     report.load_before = os.getloadavg()[0]
 
     async def one(job: ScoreJob) -> None:
@@ -138,8 +148,22 @@ async def run_load(
     for task in pending:
         task.cancel()
     report.mean_job_s = pool.stats().mean_job_s
+    after = service_counters(pool)
+    report.service = {k: after[k] - service_before.get(k, 0.0) for k in after}
+    if report.service.get("batches"):
+        report.service["frames_per_batch"] = report.service["frames"] / report.service["batches"]
+        report.service["busy_fraction"] = report.service["busy_s"] / report.wall_s
     await pool.close(drain=False)
     return report
+
+
+def service_counters(pool: LocalPool) -> dict[str, float]:
+    """The first pose service's counters (frames, batches, busy seconds...), or {} without one."""
+    if not pool.services:
+        return {}
+    from engine.pose_service import link_for
+
+    return link_for(pool.services[0].address).stats()
 
 
 def compute_pooled_rate(reports: list[RunReport]) -> float:
@@ -158,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, help="pose threads per worker (default: cores / workers)")
     parser.add_argument("--timeout", type=float, default=600, help="per-job time limit, seconds")
     parser.add_argument("--rounds", type=int, default=1, help="repeat the worker counts, interleaved")
+    parser.add_argument(
+        "--gpu-placement", choices=("service", "workers"), default="service", help="pose networks on a GPU machine"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
@@ -174,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             for i in range(args.jobs)
         ]
         reports = [
-            asyncio.run(run_load(n, jobs, engine, args.max_wait, args.timeout, args.threads))
+            asyncio.run(run_load(n, jobs, engine, args.max_wait, args.timeout, args.threads, args.gpu_placement))
             for _ in range(args.rounds)
             for n in args.workers
         ]

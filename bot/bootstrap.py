@@ -69,7 +69,7 @@ def build_pool(settings: Settings, *, backend: str | None = None, workers: int |
     """The engine pool the settings ask for (not started: it starts on `start()` or its first job)."""
     backend = backend or settings.engine_pool
     options = {"address": settings.ray_address} if backend == "ray" and settings.ray_address else {}
-    shape = PoolSettings(workers=workers or settings.workers)
+    shape = PoolSettings(workers=workers or settings.workers, gpu_placement=settings.gpu_placement)
     return create_pool(backend, engine_settings(settings), shape, **options)
 
 

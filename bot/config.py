@@ -14,6 +14,8 @@ Variables (all optional):
     DANCESCORE_ENGINE_POOL         where scoring runs: local (worker processes, default) or ray
     DANCESCORE_WORKERS             engine workers (default: one per CPU core, each using a GPU when there are any)
     DANCESCORE_POSE_BACKEND        pose estimator: auto (default: torch on a GPU, else mediapipe), mediapipe, torch
+    DANCESCORE_GPU_PLACEMENT       on a GPU machine: service (default: one pose service per GPU batches every
+                                   worker's frames) or workers (each worker runs the networks on the GPU)
     DANCESCORE_RAY_ADDRESS         the Ray cluster to join (ray://head:10001, or auto); default: a local one
     DANCESCORE_OPS_PORT            port of /healthz and /metrics on 127.0.0.1 (default 9108; off to disable)
     DANCESCORE_RETENTION_DAYS      days rendered clips and score cards are kept (default 30; off: forever)
@@ -72,6 +74,7 @@ class Settings:
     engine_pool: str = "local"
     workers: int | None = None
     pose_backend: str = "auto"
+    gpu_placement: str = "service"
     ray_address: str | None = None
     ops_port: int | None = 9108
     retention_days: float | None = 30.0
@@ -123,6 +126,7 @@ class Settings:
             engine_pool=_choice(values, "DANCESCORE_ENGINE_POOL", ("local", "ray"), "local"),
             workers=int(_number(values, "DANCESCORE_WORKERS", 0)) or None,
             pose_backend=_choice(values, "DANCESCORE_POSE_BACKEND", ("auto", "mediapipe", "torch"), "auto"),
+            gpu_placement=_choice(values, "DANCESCORE_GPU_PLACEMENT", ("service", "workers"), "service"),
             ray_address=values.get("DANCESCORE_RAY_ADDRESS") or None,
             ops_port=_port(values, "DANCESCORE_OPS_PORT", 9108),
             retention_days=_days_or_off(values, "DANCESCORE_RETENTION_DAYS", 30.0),

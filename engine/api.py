@@ -23,6 +23,7 @@ from engine.errors import InputError, NoDancerError, VideoError
 from engine.features import LimbTrack, resample
 from engine.pose import People, PoseBackend, check_dancer, create_backend, main_dancer
 from engine.pose_cache import PoseCache, file_digest, load_poses, save_poses
+from engine.pose_service import ServiceAddress
 from engine.progress import Progress, Stage
 from engine.render import render_clip
 from engine.result import MomentTrack, ScoreResult
@@ -51,7 +52,9 @@ class EngineSettings:
         see `engine.pose`.
     pose_device: torch device of the torch pose backend ("cpu", "cuda", "cuda:1").
     pose_streams: time segments of a clip the torch backend follows side by side, their frames batched
-        through the networks together (None: 16 on a GPU, else `pose_threads`).
+        through the networks together (None: `pose_threads`).
+    pose_service: where the machine's pose service listens (`engine.pose_service.ServiceAddress`; set by
+        the pool on GPU machines): the torch backend then sends it frames instead of running networks here.
     device: torch device of the scorer.
     """
 
@@ -66,6 +69,7 @@ class EngineSettings:
     pose_backend: str = "auto"
     pose_device: str = "cpu"
     pose_streams: int | None = None
+    pose_service: ServiceAddress | None = None
     scorer_version: str = "v1"
 
     @property
@@ -127,13 +131,18 @@ class _Source:
 
 
 @lru_cache(maxsize=4)
-def _cached_backend(name: str, threads: int, device: str, streams: int | None) -> PoseBackend:
-    return create_backend(name, threads=threads, device=device, streams=streams)
+def _cached_backend(
+    name: str, threads: int, device: str, streams: int | None, service: ServiceAddress | None
+) -> PoseBackend:
+    return create_backend(name, threads=threads, device=device, streams=streams, service=service)
 
 
 def pose_backend(settings: EngineSettings) -> PoseBackend:
     """The pose backend the settings ask for (one per process and configuration)."""
-    return _cached_backend(settings.pose_backend, settings.pose_threads, settings.pose_device, settings.pose_streams)
+    return _cached_backend(
+        settings.pose_backend, settings.pose_threads, settings.pose_device, settings.pose_streams,
+        settings.pose_service,
+    )  # fmt: skip
 
 
 @lru_cache(maxsize=4)

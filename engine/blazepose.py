@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -142,6 +144,27 @@ def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
+def suppress(found: np.ndarray, frames: int, width: int, height: int) -> list[np.ndarray]:
+    """`BlazePose.raw_detections` -> per frame (k, 13) float64 detections in pixels of a width x height
+    frame (score, box xmin, ymin, xmax, ymax, 4 keypoints x, y), after weighted non-maximum suppression."""
+    side = float(max(width, height))
+    frame_index, picked = found[:, 0].astype(np.int64), found[:, 1:]
+    out = []
+    for i in range(frames):
+        rows = picked[frame_index == i]
+        boxes = np.empty((len(rows), 13))
+        boxes[:, 0] = rows[:, 0]
+        xc, yc, w, h = rows[:, 1], rows[:, 2], rows[:, 3], rows[:, 4]
+        boxes[:, 1:5] = np.column_stack([xc - w / 2, yc - h / 2, xc + w / 2, yc + h / 2])
+        boxes[:, 5:] = rows[:, 5:]
+        kept = weighted_nms(boxes)
+        # Letterbox removal: fractions of the padded square -> pixels of the frame.
+        kept[:, 1::2] = kept[:, 1::2] * side + (width - side) / 2
+        kept[:, 2::2] = kept[:, 2::2] * side + (height - side) / 2
+        out.append(kept)
+    return out
+
+
 @dataclass
 class FramePeople:
     """The people found in one frame.
@@ -166,33 +189,131 @@ class BlazePose:
 
     device: "cpu", "cuda", "cuda:1"...; half: run the networks in float16 (default: on CUDA).
     batch: at most this many crops go through a network at once.
+    graphs: on CUDA, replay each network as a captured CUDA graph (default: on CUDA).
+
+    On CUDA every batch is padded to one of a few sizes (powers of two from 8 to `batch`): cuDNN works out
+    how to run each convolution for every new input shape, which costs about a millisecond per layer, so
+    batches of ever-changing sizes (the people found per step vary) would spend most of their time there.
+    A GPU runs a batch of 8 as fast as a batch of 1, so the padding costs nothing; `warm_up` meets every size
+    once. With fixed sizes, each network at each size is also captured as a CUDA graph: one launch instead
+    of about a hundred small kernels started one by one from Python, which is what limits these small
+    networks on a GPU (batch 1 ran at 115 frames/s, batch 64 at 8,000). On the CPU, where every image costs
+    its own time, batches are run as they are.
     """
 
-    def __init__(self, device: str = "cpu", half: bool | None = None, batch: int = 64) -> None:
+    MIN_PADDED = 8
+
+    def __init__(
+        self, device: str = "cpu", half: bool | None = None, batch: int = 64, graphs: bool | None = None
+    ) -> None:
         self.device = torch.device(device)
         cuda = self.device.type == "cuda"
         self.dtype = torch.float16 if (cuda if half is None else half) else torch.float32
         self.memory_format = torch.channels_last
         self.batch = max(1, batch)
+        self.pad_batches = cuda
+        self.use_graphs = cuda if graphs is None else (graphs and cuda)
         self.detector = build_detector().to(self.device, self.dtype)
         self.landmarker = build_landmarker().to(self.device, self.dtype)
         self.anchors = torch.from_numpy(ssd_anchors()).to(self.device)
+        self._staging: dict[tuple[int, int], torch.Tensor] = {}  # pinned host buffers by frame size
+        self._letterbox_grids: dict[tuple[int, int], torch.Tensor] = {}
+        # (network, batch size) -> (static input, graph, static outputs)
+        self._graphs: dict[tuple[str, int], tuple[torch.Tensor, Any, list[torch.Tensor]]] = {}
+
+    def padded_sizes(self) -> list[int]:
+        """The batch sizes a network ever sees on this device (empty: any size, on the CPU)."""
+        if not self.pad_batches:
+            return []
+        sizes, size = [], min(self.MIN_PADDED, self.batch)
+        while size < self.batch:
+            sizes.append(size)
+            size *= 2
+        return [*sizes, self.batch]
+
+    def padded(self, n: int) -> int:
+        """The batch size `n` images go through a network as (n itself on the CPU)."""
+        return next((size for size in self.padded_sizes() if size >= n), n)
+
+    def warm_up(self) -> None:
+        """Run both networks once at every padded batch size, so no clip pays for cuDNN's set-up, and capture
+        their CUDA graphs (if that fails, the networks run as they are, and the log says why)."""
+        for size in self.padded_sizes() or [1]:
+            self._run(self.detector, torch.zeros(size, 3, DETECTOR_SIZE, DETECTOR_SIZE, device=self.device))
+            self._run(self.landmarker, torch.zeros(size, 3, LANDMARKER_SIZE, LANDMARKER_SIZE, device=self.device))
+        if self.device.type != "cuda":
+            return
+        torch.cuda.synchronize(self.device)
+        if self.use_graphs and not self._graphs:
+            try:
+                with torch.inference_mode():
+                    for size in self.padded_sizes():
+                        self._capture("detector", self.detector, size, DETECTOR_SIZE)
+                        self._capture("landmarker", self.landmarker, size, LANDMARKER_SIZE)
+            except Exception as e:  # an unusual driver or build: eager is slower but right
+                log.warning("CUDA graphs of the pose networks failed (%s); running them eagerly", e)
+                self._graphs.clear()
+                self.use_graphs = False
+            torch.cuda.synchronize(self.device)
+
+    def _capture(self, name: str, network: torch.nn.Module, size: int, side: int) -> None:
+        static = torch.zeros((size, 3, side, side), device=self.device, dtype=self.dtype)
+        static = static.contiguous(memory_format=self.memory_format)
+        side_stream = torch.cuda.Stream(self.device)
+        side_stream.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(side_stream):
+            for _ in range(2):
+                network(static, channels_last=False)
+        torch.cuda.current_stream(self.device).wait_stream(side_stream)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            outputs = network(static, channels_last=False)
+        self._graphs[name, size] = (static, graph, list(outputs))
+
+    def graph_count(self) -> int:
+        """How many networks x batch sizes run as CUDA graphs (0: all eager)."""
+        return len(self._graphs)
 
     # --- the steps ---------------------------------------------------------------------------------------
     def frames_to_device(self, frames: Sequence[np.ndarray]) -> torch.Tensor:
-        """(N, H, W, 3) uint8 RGB frames (one size) -> (N, 3, H, W) float32 0-255 on the device."""
-        batch = torch.from_numpy(np.stack(frames))
-        if self.device.type == "cuda":
-            batch = batch.pin_memory().to(self.device, non_blocking=True)
-        return batch.permute(0, 3, 1, 2).float()
+        """(N, H, W, 3) uint8 RGB frames (one size) -> (N, 3, H, W) float32 0-255 on the device.
+
+        On CUDA the frames are stacked straight into a pinned buffer kept per frame size and uploaded
+        without waiting; the buffer is reused by the next step, which starts only after this one has
+        copied its results back (so after the upload)."""
+        n = len(frames)
+        if self.device.type != "cuda":
+            return torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float()
+        height, width = frames[0].shape[:2]
+        staging = self._staging.get((height, width))
+        if staging is None or len(staging) < n:
+            staging = torch.empty((max(n, self.batch), height, width, 3), dtype=torch.uint8, pin_memory=True)
+            self._staging[(height, width)] = staging
+        np.stack(frames, out=staging[:n].numpy())
+        return staging[:n].to(self.device, non_blocking=True).permute(0, 3, 1, 2).float()
 
     def _run(self, network: torch.nn.Module, images: torch.Tensor) -> list[torch.Tensor]:
-        """A network over (K, 3, S, S) float32 images in chunks of `batch`; outputs concatenated, float32."""
+        """A network over (K, 3, S, S) float32 images in chunks of `batch` (each padded to a fixed size on
+        CUDA, and replayed as its CUDA graph when there is one); outputs concatenated, float32."""
+        name = "detector" if network is self.detector else "landmarker"
         outputs: list[list[torch.Tensor]] = []
         with torch.inference_mode():
             for k in range(0, len(images), self.batch):
-                chunk = images[k : k + self.batch].to(self.dtype).contiguous(memory_format=self.memory_format)
-                outputs.append([o.float() for o in network(chunk, channels_last=False)])
+                chunk = images[k : k + self.batch].to(self.dtype)
+                n, size = len(chunk), self.padded(len(chunk))
+                captured = self._graphs.get((name, size))
+                if captured is not None:
+                    static, graph, static_outputs = captured
+                    static[:n].copy_(chunk)
+                    static[n:].zero_()
+                    graph.replay()
+                    # Copied out before the next replay overwrites them (same stream, so in order).
+                    outputs.append([o[:n].to(torch.float32, copy=True) for o in static_outputs])
+                    continue
+                if size > n:
+                    chunk = torch.cat([chunk, chunk.new_zeros((size - n, *chunk.shape[1:]))])
+                chunk = chunk.contiguous(memory_format=self.memory_format)
+                outputs.append([o[:n].float() for o in network(chunk, channels_last=False)])
         return [torch.cat(parts) for parts in zip(*outputs, strict=True)]
 
     def detect(self, frames: torch.Tensor) -> list[np.ndarray]:
@@ -202,10 +323,17 @@ class BlazePose:
         (xmin, ymin, xmax, ymax) and 4 keypoints (x, y) in pixels, after weighted non-maximum suppression.
         """
         n, _, height, width = frames.shape
-        side = float(max(width, height))
-        letterbox = torch.tensor([[width / 2, height / 2, side, 0.0]], device=frames.device)
-        grid = crop_grid(letterbox, DETECTOR_SIZE, width, height).expand(n, -1, -1, -1)
+        return suppress(self.raw_detections(frames), n, width, height)
+
+    def raw_detections(self, frames: torch.Tensor) -> np.ndarray:
+        """The detector's candidates over the threshold, before suppression, copied back in one piece.
+
+        frames: (N, 3, H, W) float32 0-255 on the device. Returns (k, 14) float64: frame index, score, then
+        box centre x, y, width, height and 4 keypoints (x, y) as fractions of the letterboxed square.
+        """
+        n, _, height, width = frames.shape
         with torch.inference_mode():
+            grid = self._letterbox_grid(width, height).expand(n, -1, -1, -1)
             images = F.grid_sample(frames, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
             regressors, logits = self._run(self.detector, images / 127.5 - 1.0)
             scores = torch.sigmoid(logits[..., 0].clamp(-100.0, 100.0))
@@ -213,22 +341,17 @@ class BlazePose:
             raw = regressors[frame_of, anchor_of] / DETECTOR_SIZE  # (k, 12), fractions of the input
             anchor = self.anchors[anchor_of]  # box centre and the 4 keypoints are relative to it; w, h are not
             decoded = raw + torch.cat([anchor, torch.zeros_like(anchor), anchor.repeat(1, 4)], dim=1)
-            picked = torch.cat([scores[frame_of, anchor_of, None], decoded], dim=1).cpu().numpy().astype(np.float64)
-        frame_index = frame_of.cpu().numpy()
-        out = []
-        for i in range(n):
-            rows = picked[frame_index == i]
-            boxes = np.empty((len(rows), 13))
-            boxes[:, 0] = rows[:, 0]
-            xc, yc, w, h = rows[:, 1], rows[:, 2], rows[:, 3], rows[:, 4]
-            boxes[:, 1:5] = np.column_stack([xc - w / 2, yc - h / 2, xc + w / 2, yc + h / 2])
-            boxes[:, 5:] = rows[:, 5:]
-            kept = weighted_nms(boxes)
-            # Letterbox removal: fractions of the padded square -> pixels of the frame.
-            kept[:, 1::2] = kept[:, 1::2] * side + (width - side) / 2
-            kept[:, 2::2] = kept[:, 2::2] * side + (height - side) / 2
-            out.append(kept)
-        return out
+            rows = torch.cat([frame_of[:, None].float(), scores[frame_of, anchor_of, None], decoded], dim=1)
+            return rows.cpu().numpy().astype(np.float64)  # the one copy back (and wait) of the detection
+
+    def _letterbox_grid(self, width: int, height: int) -> torch.Tensor:
+        """(1, 224, 224, 2) grid that letterboxes a width x height frame into the detector's input (cached)."""
+        grids = self._letterbox_grids
+        if (width, height) not in grids:
+            side = float(max(width, height))
+            letterbox = torch.tensor([[width / 2, height / 2, side, 0.0]], device=self.device)
+            grids[width, height] = crop_grid(letterbox, DETECTOR_SIZE, width, height)
+        return grids[width, height]
 
     def landmarks(self, frames: torch.Tensor, frame_index: np.ndarray, regions: np.ndarray) -> FramePeople:
         """The landmark model on regions of frames.
@@ -262,21 +385,27 @@ class BlazePose:
                 ],
                 dim=-1,
             )
-            return FramePeople(
-                out.cpu().numpy().astype(np.float64), presence[:, 0].cpu().numpy().astype(np.float64), regions
-            )
+            back = torch.cat([out.reshape(k, -1), presence[:, :1]], dim=1).cpu().numpy().astype(np.float64)
+            return FramePeople(back[:, :-1].reshape(k, ALL_LANDMARKS, 5), back[:, -1], regions)
 
-    def step(self, frames: Sequence[np.ndarray], streams: Sequence[Stream]) -> list[FramePeople]:
+    def step(
+        self, frames: Sequence[np.ndarray], streams: Sequence[Stream], timings: dict[str, float] | None = None
+    ) -> list[FramePeople]:
         """Everyone in the next frame of each of several streams, as MediaPipe's tracking does it for one
         person: each stream crops where its people were in its previous frame; the detector (run on every
         frame) adds anyone not already followed.
 
-        frames: (H, W, 3) uint8 RGB, one size, one per stream. Updates each stream's regions.
+        frames: (H, W, 3) uint8 RGB, one size, one per stream. Updates each stream's regions. `timings`, if
+        given, accumulates seconds: "detector" (upload, detector, copy back), "landmarks" (crops, landmark
+        model, copy back) and "host" (suppression, regions, deduplication on the CPU).
         """
         if not frames:
             return []
+        t0 = time.perf_counter()
         images = self.frames_to_device(frames)
-        detections = self.detect(images)
+        found = self.raw_detections(images)
+        t1 = time.perf_counter()
+        detections = suppress(found, len(frames), images.shape[3], images.shape[2])
         index, regions = [], []
         for i, (stream, found) in enumerate(zip(streams, detections, strict=True)):
             new = region_from_points(found[:, 5:7], found[:, 7:9])
@@ -284,7 +413,9 @@ class BlazePose:
             index.append(np.full(len(mine), i, dtype=np.int64))
             regions.append(mine)
         frame_of = np.concatenate(index)
+        t2 = time.perf_counter()
         people = self.landmarks(images, frame_of, np.concatenate(regions))
+        t3 = time.perf_counter()
         out = []
         for i, stream in enumerate(streams):
             mine = (frame_of == i) & (people.presence >= MIN_PRESENCE)
@@ -292,6 +423,13 @@ class BlazePose:
             kept = deduplicate(FramePeople(lm, people.presence[mine], region_from_points(lm[:, 33, :2], lm[:, 34, :2])))
             stream.regions = kept.regions
             out.append(kept)
+        if timings is not None:
+            for key, seconds in (
+                ("detector", t1 - t0),
+                ("landmarks", t3 - t2),
+                ("host", t2 - t1 + time.perf_counter() - t3),
+            ):
+                timings[key] = timings.get(key, 0.0) + seconds
         return out
 
 

@@ -118,9 +118,12 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace) -> EngineSettings:
+    """The engine settings of the command line; with the pose networks on a GPU, torch keeps one CPU thread
+    (`engine.pose.limit_torch_threads`)."""
     from engine.api import EngineSettings
+    from engine.pose import limit_torch_threads
 
-    return EngineSettings(
+    settings = EngineSettings(
         cache_dir=args.cache_dir,
         analysis_fps=args.analysis_fps,
         max_duration_s=args.max_duration,
@@ -130,6 +133,8 @@ def settings_from(args: argparse.Namespace) -> EngineSettings:
         pose_backend=args.pose_backend,
         pose_device=args.pose_device or default_pose_device(),
     )
+    limit_torch_threads(settings.pose_device)
+    return settings
 
 
 def default_pose_device() -> str:

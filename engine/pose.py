@@ -242,6 +242,36 @@ class MediaPipeBackend:
         )
 
 
+class Steps(Protocol):
+    """Runs the tracking steps of one clip's streams: each call takes the next frame of some streams."""
+
+    def __call__(self, frames: dict[int, np.ndarray], timings: dict[str, float]) -> dict[int, Any]:
+        """frames: stream index -> (H, W, 3) uint8 RGB, one size. Returns stream index -> the people in that
+        frame (`engine.blazepose.FramePeople`); `timings` accumulates seconds by part."""
+        ...
+
+    def close(self) -> None:
+        """Forget the streams."""
+        ...
+
+
+class LocalSteps:
+    """The tracking steps run by the networks in this process."""
+
+    def __init__(self, model: Any, streams: int) -> None:
+        from engine.blazepose import Stream
+
+        self.model = model
+        self.streams = [Stream() for _ in range(streams)]
+
+    def __call__(self, frames: dict[int, np.ndarray], timings: dict[str, float]) -> dict[int, Any]:
+        found = self.model.step(list(frames.values()), [self.streams[k] for k in frames], timings)
+        return dict(zip(frames, found, strict=True))
+
+    def close(self) -> None:
+        self.streams = []
+
+
 class TorchBackend:
     """BlazePose in PyTorch (`engine.blazepose`): every person in frame; frames batched through the networks.
 
@@ -249,28 +279,61 @@ class TorchBackend:
     frame); every step puts the next frame of each stream through the networks as one batch, while
     `threads` decoder threads get the following frames ready. device: torch device of the networks
     ("cpu", "cuda", "cuda:1"), float16 on CUDA. max_side: as for `MediaPipeBackend`.
+    service: the pose service (`engine.pose_service`) that runs the networks instead, for every worker of
+    the machine at once; `device` is then unused here.
+
+    Streams cost decoding: each starts at the key frame before its segment (up to several seconds earlier:
+    a 7 s clip with one key frame, cut into 4 streams, decodes 2.5 times its length), so by default there
+    are as many streams as decoder threads, which decode them side by side. Busy machines batch frames of
+    several jobs instead (a pose service, or a GPU shared by the workers).
     """
 
     name = "torch-blazepose-full"
     MIN_STREAM_S = 1.5  # a stream starts by detecting its people afresh: not for every second
 
-    def __init__(self, threads: int = 2, device: str = "cpu", streams: int | None = None, max_side: int = 640) -> None:
+    def __init__(
+        self,
+        threads: int = 2,
+        device: str = "cpu",
+        streams: int | None = None,
+        max_side: int = 640,
+        service: Any = None,
+    ) -> None:
         self.threads = max(1, threads)
         self.device = device
-        self.streams = max(1, streams if streams is not None else (16 if device.startswith("cuda") else threads))
+        self.service = service
+        self.streams = max(1, streams if streams is not None else self.threads)
         self.max_side = max_side
 
     def warm_up(self) -> None:
-        _blazepose(self.device)
+        if self.service is None:
+            _blazepose(self.device)
 
     def find_people(
         self, info: VideoInfo, fps: float | None, progress: Progress | None = None, timings: dict | None = None
     ) -> People:
-        """Everyone in each analysed frame, tracked and smoothed (see `engine.blazepose`)."""
-        from engine.blazepose import Stream, smooth_people  # torch: imported with the backend that needs it
+        """Everyone in each analysed frame, tracked and smoothed (see `engine.blazepose`). `timings`, if
+        given, also receives "decode_wait" (the steps waiting for frames) and the parts of the steps:
+        "detector", "landmarks", "host" in this process, or "service" (waiting for the pose service)."""
+        if self.service is None:
+            return self._find_people(info, fps, progress, timings)
+        from engine.pose_service import run_with_service
+
+        return run_with_service(self.service, lambda: self._find_people(info, fps, progress, timings))
+
+    def _open_steps(self, streams: int, size: tuple[int, int]) -> Steps:
+        if self.service is None:
+            return LocalSteps(_blazepose(self.device), streams)
+        from engine.pose_service import ServiceSteps
+
+        return ServiceSteps(self.service, streams, size)
+
+    def _find_people(
+        self, info: VideoInfo, fps: float | None, progress: Progress | None, timings: dict | None
+    ) -> People:
+        from engine.blazepose import smooth_people  # torch: imported with the backend that needs it
 
         t_start = time.perf_counter()
-        model = _blazepose(self.device)
         n = min(self.streams, max(1, int(info.duration / self.MIN_STREAM_S)))
         parts = [(info.duration * k / n, info.duration * (k + 1) / n if k < n - 1 else None) for k in range(n)]
         reports = [DecodeReport() for _ in parts]
@@ -278,35 +341,43 @@ class TorchBackend:
             iter_frames(info, fps=fps, start=a, end=b, max_side=self.max_side, report=reports[k], threads=1)
             for k, (a, b) in enumerate(parts)
         ]
-        streams = [Stream() for _ in parts]
+        size = _analysed_size(info, self.max_side)
         found: list[list[tuple[float, Any]]] = [[] for _ in parts]
         tick = _Ticker(info, fps, progress)
+        parts_s: dict[str, float] = {"decode_wait": 0.0}
         pose_s = 0.0
-        with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="decode") as pool:
-            upcoming = {k: pool.submit(next, frames[k], None) for k in range(n)}
-            while upcoming:
-                ready = {k: item for k, future in upcoming.items() if (item := future.result()) is not None}
-                # The next frames decode while the networks work on these.
-                upcoming = {k: pool.submit(next, frames[k], None) for k in ready}
-                if not ready:
-                    break
-                t0 = time.perf_counter()
-                people = model.step([image for _, image in ready.values()], [streams[k] for k in ready])
-                pose_s += time.perf_counter() - t0
-                for (k, (t, _)), found_here in zip(ready.items(), people, strict=True):
-                    found[k].append((t, found_here))
-                tick(len(ready))
+        steps = self._open_steps(n, size)
+        try:
+            with ThreadPoolExecutor(max_workers=min(self.threads, n), thread_name_prefix="decode") as pool:
+                upcoming = {k: pool.submit(next, frames[k], None) for k in range(n)}
+                while upcoming:
+                    t0 = time.perf_counter()
+                    ready = {k: item for k, future in upcoming.items() if (item := future.result()) is not None}
+                    t1 = time.perf_counter()
+                    parts_s["decode_wait"] += t1 - t0
+                    # The next frames decode while the networks work on these.
+                    upcoming = {k: pool.submit(next, frames[k], None) for k in ready}
+                    if not ready:
+                        break
+                    people = steps({k: image for k, (_, image) in ready.items()}, parts_s)
+                    pose_s += time.perf_counter() - t1
+                    for k, (t, _) in ready.items():
+                        found[k].append((t, people[k]))
+                    tick(len(ready))
+        finally:
+            steps.close()
         ordered = [item for part in found for item in part]
         t0 = time.perf_counter()
         smoothed = smooth_people([people for _, people in ordered])
-        pose_s += time.perf_counter() - t0
-        size = _analysed_size(info, self.max_side)
         people_per_frame = [
             [blazepose_to_body25(_normalised(p, size), info.width, info.height) for p in frame] for frame in smoothed
         ]
+        parts_s["host"] = parts_s.get("host", 0.0) + time.perf_counter() - t0
+        pose_s += time.perf_counter() - t0
         if timings is not None:
             timings["pose"] = pose_s
             timings["decode"] = time.perf_counter() - t_start - pose_s
+            timings.update(parts_s)
         if progress is not None:
             progress(Stage.POSE, 1.0)
         return People(
@@ -323,7 +394,9 @@ class TorchBackend:
 def _blazepose(device: str) -> Any:
     from engine.blazepose import BlazePose
 
-    return BlazePose(device)
+    model = BlazePose(device)
+    model.warm_up()
+    return model
 
 
 def _analysed_size(info: VideoInfo, max_side: int) -> tuple[int, int]:
@@ -340,16 +413,29 @@ def _normalised(landmarks: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return out
 
 
-def create_backend(name: str, threads: int = 2, device: str = "cpu", streams: int | None = None) -> PoseBackend:
-    """A pose backend by name: "mediapipe", "torch", or "auto" (torch on a CUDA device, else mediapipe:
-    on a CPU MediaPipe's graph is about 4x faster than the same networks in PyTorch, see docs/benchmarks.md)."""
+def create_backend(
+    name: str, threads: int = 2, device: str = "cpu", streams: int | None = None, service: Any = None
+) -> PoseBackend:
+    """A pose backend by name: "mediapipe", "torch", or "auto" (torch on a CUDA device or through a pose
+    service, else mediapipe: on a CPU MediaPipe's graph is about 4x faster than the same networks in
+    PyTorch, see docs/benchmarks.md). service: a `engine.pose_service.ServiceAddress` for the torch backend."""
     if name == "auto":
-        name = "torch" if device.startswith("cuda") else "mediapipe"
+        name = "torch" if device.startswith("cuda") or service is not None else "mediapipe"
     if name == "mediapipe":
         return MediaPipeBackend(threads=threads)
     if name == "torch":
-        return TorchBackend(threads=threads, device=device, streams=streams)
+        return TorchBackend(threads=threads, device=device, streams=streams, service=service)
     raise InputError(f"unknown pose backend {name!r}: choose one of auto, {', '.join(BACKENDS)}", code="bad_option")
+
+
+def limit_torch_threads(pose_device: str) -> None:
+    """With the pose networks on a GPU, keep torch to one CPU thread: its CPU work is then a few small
+    copies, and a thread pool as large as the machine only spins against the decoder threads (on a busy
+    CPU, two torch threads made the CPU backend five times slower than one)."""
+    if pose_device.startswith("cuda"):
+        import torch
+
+        torch.set_num_threads(1)
 
 
 def main_dancer(people: People) -> PoseSequence:

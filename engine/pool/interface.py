@@ -24,7 +24,10 @@ class PoolSettings:
 
     workers: worker count; None = one per CPU core (with or without GPUs; see `engine.pool.placement`).
     workers_per_gpu: None (share the cores among the GPUs), or workers per GPU: an int for every GPU, or one
-        count per GPU index (e.g. (2, 1) for a big and a small one).
+        count per GPU index (e.g. (2, 1) for a big and a small one); for `gpu_placement="workers"` only.
+    gpu_placement: how a GPU machine runs the pose networks: "service" (one pose service process per GPU
+        batches the frames of every worker's job; workers decode, align and score on the CPU) or "workers"
+        (each worker runs the networks itself in its own CUDA context). See `engine.pool.placement`.
     max_queue: jobs that may wait (not counting the running ones) before new ones are refused.
     max_wait_s: a job whose estimated wait to start is longer is refused at once, with the estimate
         (default 14 minutes: Discord allows follow-ups for 15).
@@ -36,6 +39,7 @@ class PoolSettings:
 
     workers: int | None = None
     workers_per_gpu: int | tuple[int, ...] | None = None
+    gpu_placement: str = "service"
     max_queue: int = 200
     max_wait_s: float = 14 * 60
     job_timeout_s: float = 10 * 60

@@ -13,7 +13,9 @@ import contextlib
 import itertools
 import logging
 import multiprocessing
+import shutil
 import signal
+import tempfile
 import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -23,9 +25,11 @@ from typing import Any
 from engine.errors import EngineError
 from engine.pool.errors import ErrorPayload, PoolError, decode_error
 from engine.pool.interface import PoolSettings, Progress
-from engine.pool.placement import WorkerPlan, plan_workers, tailor_settings
+from engine.pool.placement import WorkerPlan, plan_workers, service_devices, tailor_settings
+from engine.pool.pose_supervisor import PoseServiceProcess, new_address
 from engine.pool.scheduler import ScheduledPool, Slot, WorkerLostError
 from engine.pool.worker import serve
+from engine.pose_service import ServiceAddress
 from engine.result import ScoreResult
 
 logger = logging.getLogger(__name__)
@@ -224,9 +228,15 @@ def decode_error_from_text(text: str) -> EngineError:
 
 
 class LocalPool(ScheduledPool):
-    """`EnginePool` on spawned worker processes on this machine (see `plan_workers` for how many)."""
+    """`EnginePool` on spawned worker processes on this machine (see `plan_workers` for how many), and on
+    a GPU machine with `gpu_placement="service"` one pose service process per GPU, started first and kept
+    alive (`engine.pool.pose_supervisor`).
+
+    plans, services: injected placement (tests): the workers, and the device of each pose service by GPU
+    index (default: `plan_workers` and `service_devices`)."""
 
     backend = "local"
+    SERVICE_BATCH = 256  # a pose service's largest network batch
 
     def __init__(
         self,
@@ -234,22 +244,68 @@ class LocalPool(ScheduledPool):
         settings: PoolSettings | None = None,
         *,
         plans: list[WorkerPlan] | None = None,
+        services: list[str] | None = None,
     ) -> None:
         super().__init__(settings or PoolSettings())
         self.engine_settings = engine_settings
         self.plans = plans if plans is not None else plan_workers(self.settings)
+        self.service_devices = services if services is not None else service_devices(self.plans)
+        self.services: list[PoseServiceProcess] = []
+        self._service_folder: str | None = None
+
+    async def _start(self) -> None:
+        if self.service_devices and not self.services:
+            await self._start_services()
+        await super()._start()
+
+    async def _start_services(self) -> None:
+        """Start the pose services; if one cannot start, the workers run the pose networks themselves on the
+        CPU (the GPU hidden, in effect), so a GPU machine is never slower than without one."""
+        self._service_folder = tempfile.mkdtemp(prefix="dancescore-pose-")
+        self.services = [
+            PoseServiceProcess(
+                f"pose-service-{gpu}",
+                new_address(self._service_folder, f"gpu{gpu}"),
+                device,
+                self.SERVICE_BATCH,
+                self.settings.start_timeout_s,
+            )
+            for gpu, device in enumerate(self.service_devices)
+        ]
+        results = await asyncio.gather(*(s.start() for s in self.services), return_exceptions=True)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:
+            logger.error("%s; the workers run the pose networks on the CPU instead", failed[0])
+            await self._stop_services()
+            self.plans = [WorkerPlan("cpu", p.threads) for p in self.plans]
+
+    async def _stop_services(self) -> None:
+        await asyncio.gather(*(s.stop() for s in self.services), return_exceptions=True)
+        self.services = []
+        if self._service_folder is not None:
+            shutil.rmtree(self._service_folder, ignore_errors=True)
+            self._service_folder = None
+
+    async def close(self, drain: bool = True) -> None:
+        await super().close(drain)
+        await self._stop_services()
 
     def _create_slots(self) -> list[Slot]:
         return [
             ProcessSlot(
                 f"worker-{i}",
                 self.settings.runner,
-                tailor_settings(self.engine_settings, plan),
+                tailor_settings(self.engine_settings, plan, self._service_address(plan)),
                 plan.threads,
                 self.settings.start_timeout_s,
             )
             for i, plan in enumerate(self.plans)
         ]
+
+    def _service_address(self, plan: WorkerPlan) -> ServiceAddress | None:
+        if plan.service is None or plan.service >= len(self.services):
+            return None
+        return self.services[plan.service].address
 
     def worker_pids(self) -> list[int | None]:
         """Process ids of the workers (None for one that is restarting)."""

@@ -94,3 +94,10 @@ def test_the_pose_backend_is_chosen_in_the_environment() -> None:
     assert Settings.from_env({"DANCESCORE_POSE_BACKEND": "Torch"}, None).pose_backend == "torch"
     with pytest.raises(ConfigError, match="DANCESCORE_POSE_BACKEND must be one of auto, mediapipe, torch"):
         Settings.from_env({"DANCESCORE_POSE_BACKEND": "openpose"}, None)
+
+
+def test_the_gpu_placement_is_chosen_in_the_environment() -> None:
+    assert Settings.from_env({}, None).gpu_placement == "service"
+    assert Settings.from_env({"DANCESCORE_GPU_PLACEMENT": "Workers"}, None).gpu_placement == "workers"
+    with pytest.raises(ConfigError, match="DANCESCORE_GPU_PLACEMENT must be one of service, workers"):
+        Settings.from_env({"DANCESCORE_GPU_PLACEMENT": "mps"}, None)

@@ -11,23 +11,43 @@ from engine.errors import EngineError, NoDancerError, VideoError
 from engine.pool import PoolSettings, QueueFullError, create_pool, plan_workers
 from engine.pool.errors import InternalError, decode_error, encode_error
 from engine.pool.local import describe_exit
-from engine.pool.placement import count_gpus, tailor_settings
+from engine.pool.placement import count_gpus, service_devices, tailor_settings
+from engine.pose_service import ServiceAddress
 from engine.timecode import describe_duration
 
 
+@pytest.mark.parametrize("placement", ["service", "workers"])
 @pytest.mark.parametrize(("gpus", "cpus"), [(1, 16), (2, 16), (4, 8), (1, 2), (8, 4)])
-def test_a_gpu_machine_gets_at_least_a_worker_per_core_spread_over_its_gpus(gpus, cpus):
-    with_gpus = plan_workers(PoolSettings(), gpus=gpus, cpus=cpus)
-    hidden = plan_workers(PoolSettings(), gpus=0, cpus=cpus)
+def test_a_gpu_machine_gets_at_least_a_worker_per_core_spread_over_its_gpus(gpus, cpus, placement):
+    with_gpus = plan_workers(PoolSettings(gpu_placement=placement), gpus=gpus, cpus=cpus)
+    hidden = plan_workers(PoolSettings(gpu_placement=placement), gpus=0, cpus=cpus)
     assert len(with_gpus) >= cpus and len(with_gpus) >= len(hidden)  # never fewer workers for having a GPU
-    assert {p.device for p in with_gpus} == {f"cuda:{g}" for g in range(gpus)}
-    per_gpu = [sum(p.device == f"cuda:{g}" for p in with_gpus) for g in range(gpus)]
-    assert max(per_gpu) - min(per_gpu) <= 1
+    if placement == "workers":
+        gpu_of = [int(p.device.removeprefix("cuda:")) for p in with_gpus]
+        assert {p.service for p in with_gpus} == {None}
+    else:  # the workers stay on the CPU; each GPU's pose service runs their networks
+        gpu_of = [p.service for p in with_gpus]
+        assert {p.device for p in with_gpus} == {"cpu"}
+        assert service_devices(with_gpus) == [f"cuda:{g}" for g in range(min(gpus, len(with_gpus)))]
+    per_gpu = [gpu_of.count(g) for g in range(gpus)]
+    assert set(gpu_of) == set(range(min(gpus, len(with_gpus)))) and max(per_gpu) - min(per_gpu) <= 1
     assert all(p.threads >= 1 for p in with_gpus) and sum(p.threads for p in with_gpus) <= max(cpus, gpus)
+    assert {p.service for p in hidden} == {None} and service_devices(hidden) == []
+
+
+def test_with_a_pose_service_each_worker_is_given_its_address_and_stays_on_the_cpu():
+    address = ServiceAddress("/tmp/dancescore-pose/gpu1.sock", b"k")
+    plans = plan_workers(PoolSettings(), gpus=2, cpus=4)
+    assert [p.service for p in plans] == [0, 1, 0, 1]
+    tailored = tailor_settings(EngineSettings(), plans[1], address)
+    assert tailored.pose_service == address and tailored.pose_device == "cpu" and tailored.pose_threads == 1
+    assert tailor_settings(EngineSettings(), plans[1]).pose_service is None
+    with pytest.raises(ValueError, match="service, workers"):
+        plan_workers(PoolSettings(gpu_placement="mps"), gpus=1, cpus=2)
 
 
 def test_each_worker_runs_its_pose_networks_on_its_gpu_and_the_scorer_on_the_cpu():
-    plans = plan_workers(PoolSettings(), gpus=2, cpus=4)
+    plans = plan_workers(PoolSettings(gpu_placement="workers"), gpus=2, cpus=4)
     tailored = [tailor_settings(EngineSettings(), plan) for plan in plans]
     assert [s.pose_device for s in tailored] == ["cuda:0", "cuda:1", "cuda:0", "cuda:1"]
     assert {s.device for s in tailored} == {"cpu"} and {s.pose_threads for s in tailored} == {1}
@@ -49,9 +69,9 @@ def test_the_gpu_count_comes_from_torch_and_a_broken_driver_means_none(monkeypat
 
 
 def test_workers_per_gpu_can_differ_per_gpu_and_are_spread_round_robin():
-    plans = plan_workers(PoolSettings(workers_per_gpu=(2, 1)), gpus=2, cpus=4)
+    plans = plan_workers(PoolSettings(workers_per_gpu=(2, 1), gpu_placement="workers"), gpus=2, cpus=4)
     assert [p.device for p in plans] == ["cuda:0", "cuda:1", "cuda:0"]
-    capped = plan_workers(PoolSettings(workers_per_gpu=3, workers=4), gpus=2, cpus=4)
+    capped = plan_workers(PoolSettings(workers_per_gpu=3, workers=4, gpu_placement="workers"), gpus=2, cpus=4)
     assert [p.device for p in capped] == ["cuda:0", "cuda:1", "cuda:0", "cuda:1"]
 
 
@@ -62,7 +82,7 @@ def test_without_gpus_one_worker_per_core_with_one_thread_each():
 
 def test_settings_that_leave_no_worker_are_refused():
     with pytest.raises(ValueError, match="no worker"):
-        plan_workers(PoolSettings(workers_per_gpu=0), gpus=1, cpus=2)
+        plan_workers(PoolSettings(workers_per_gpu=0, gpu_placement="workers"), gpus=1, cpus=2)
 
 
 def test_engine_errors_cross_the_process_boundary_as_themselves():
