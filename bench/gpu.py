@@ -60,6 +60,8 @@ def measure_networks(device: str, sizes: list[int], seconds: float, graphs: bool
             model._run(model.landmarker, crops)
 
         out.append({"batch": size, "frames_per_s": round(_rate(run, size, seconds, device), 1)})
+    for row in out:
+        row["graphs"] = model.graph_count()
     return out
 
 
@@ -242,7 +244,8 @@ def main() -> int:
     print("1. torch pose backend, frames/s by batch size (" + ("float16, " if gpu else "float32, ") + device + ")")
     if gpu:
         part("networks", lambda: measure_networks(device, sizes, seconds, graphs=True))
-        print("   networks only, CUDA graphs (detector + landmark model): " + _row(report["networks"]), flush=True)
+        graphs = report["networks"][0].get("graphs", 0) if isinstance(report["networks"], list) else 0
+        print(f"   networks only, {graphs} CUDA graphs (detector + landmark): " + _row(report["networks"]), flush=True)
         part("networks_eager", lambda: measure_networks(device, sizes, seconds, graphs=False))
         print("   networks only, eager:                                   " + _row(report["networks_eager"]))
     else:
@@ -291,7 +294,9 @@ def _winner(report: dict) -> dict:
     return {"placement": best, "ratios": ratios, "line": line}
 
 
-def _row(rows: list[dict]) -> str:
+def _row(rows: list[dict] | dict) -> str:
+    if isinstance(rows, dict):
+        return f"failed: {rows.get('error')}"
     return "  ".join(f"{r['batch']}: {r['frames_per_s']:.0f}" for r in rows)
 
 
@@ -315,7 +320,8 @@ def _load_line(d: dict, hidden: dict | None = None) -> str:
         ratio = f", {d['jobs_per_min'] / hidden['jobs_per_min']:.2f}x hidden"
     service = d.get("service") or {}
     busy = (
-        f"; service: {service.get('frames_per_batch', 0):.1f} frames/batch, busy {service.get('busy_fraction', 0):.0%}"
+        f"; service: {service.get('frames_per_batch', 0):.1f} frames/batch, "
+        f"busy {service.get('busy_fraction', 0):.0%}, {service.get('graphs', 0):.0f} CUDA graphs"
         if service.get("batches")
         else ""
     )

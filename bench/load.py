@@ -149,7 +149,7 @@ async def run_load(
         task.cancel()
     report.mean_job_s = pool.stats().mean_job_s
     after = service_counters(pool)
-    report.service = {k: after[k] - service_before.get(k, 0.0) for k in after}
+    report.service = {k: after[k] - service_before.get(k, 0.0) if k != "graphs" else after[k] for k in after}
     if report.service.get("batches"):
         report.service["frames_per_batch"] = report.service["frames"] / report.service["batches"]
         report.service["busy_fraction"] = report.service["busy_s"] / report.wall_s
@@ -163,7 +163,7 @@ def service_counters(pool: LocalPool) -> dict[str, float]:
         return {}
     from engine.pose_service import link_for
 
-    return link_for(pool.services[0].address).stats()
+    return {**link_for(pool.services[0].address).stats(), "graphs": float(pool.services[0].graphs)}
 
 
 def compute_pooled_rate(reports: list[RunReport]) -> float:
