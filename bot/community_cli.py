@@ -148,5 +148,8 @@ def format_board(board: Leaderboard) -> str:
     lines = [title]
     for e in board.entries:
         extra = f"  ({e.dances} dances)" if board.dance is None else ""
-        lines.append(f"  {e.rank:>3}. {e.display_name:<24} {e.score:6.2f}  {e.achieved_at:%Y-%m-%d %H:%M}{extra}")
+        lines.append(
+            f"  {e.rank:>3}. {e.display_name:<24} {e.score:6.2f}  {e.achieved_at:%Y-%m-%d %H:%M}"
+            f"  {e.scorer_version or 'v1'}{extra}"
+        )
     return "\n".join(lines)

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.core.errors import (
     ChallengeError,
@@ -47,7 +47,11 @@ from bot.core.models import (
 )
 from bot.core.names import clean_name, match_name, normalise_name
 from bot.core.ports import AttemptRecord, Clock, CommunityStore, DanceEngine, NewDance, Progress
+from bot.core.scorers import stored_features
 from bot.core.seasons import ALL_TIME, find_current_season, format_challenge_key, list_season_keys
+
+if TYPE_CHECKING:
+    from bot.core.ratings import RatingService
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +73,12 @@ class CommunityService:
         default_season: Season = Season.MONTHLY,
         board_size: int = 10,
         announce_lease_s: float = 300.0,
+        ratings: RatingService | None = None,
     ) -> None:
+        """`ratings`: members' ratings and the scorer each community chose (its calibration gives new
+        attempts their score); without it every attempt keeps the engine's own score."""
         self.store = store
+        self.ratings = ratings
         self.engine = engine
         self.clock = clock
         self.media_dir = Path(media_dir)
@@ -233,7 +241,8 @@ class CommunityService:
         folder.mkdir(parents=True, exist_ok=True)
         clip_path, card_path = folder / f"{job_id}-clip.mp4", folder / f"{job_id}-card.png"
         try:
-            result = await self.engine.score(dance, video, clip_path=clip_path, card_path=card_path, progress=progress)
+            base = await self.engine.score(dance, video, clip_path=clip_path, card_path=card_path, progress=progress)
+            result = await self.ratings.finish_score(community.id, base) if self.ratings else base
             attempt, challenge, personal_best = await self.store.record_attempt(
                 AttemptRecord(
                     job_id=job_id,
@@ -252,6 +261,10 @@ class CommunityService:
                     submitted_at=submitted_at,
                     recorded_at=self.clock.now(),
                     season_keys=list_season_keys(submitted_at),
+                    scorer_version=result.scorer_version,
+                    base_score=float(base.score),
+                    base_version=base.scorer_version,
+                    features=stored_features(base.features),
                 )
             )
         except BaseException:

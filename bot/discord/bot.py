@@ -35,11 +35,14 @@ class DanceScoreBot(commands.Bot):
         from bot.discord.cogs.dances import Dances
         from bot.discord.cogs.help import Help
         from bot.discord.cogs.leaderboards import Leaderboards
+        from bot.discord.cogs.ratings import Ratings
         from bot.discord.cogs.scoring import Scoring
+        from bot.discord.rating_menu import RatingSelect
 
         shared = self.services
-        for cog in (Scoring(shared), Dances(shared), Leaderboards(shared), Challenges(shared), Help()):
+        for cog in (Scoring(shared), Dances(shared), Leaderboards(shared), Challenges(shared), Ratings(shared), Help()):
             await self.add_cog(cog)
+        self.add_dynamic_items(RatingSelect)  # the rating menus of every result, sent before a restart too
         if self.sync_commands:
             synced = await self.tree.sync()
             logger.info("synced %d slash commands", len(synced))

@@ -10,23 +10,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.models import Caller, CommunityRef
 from bot.discord.bot import reply
+from bot.discord.callers import caller_of, where_of
+from bot.discord.rating_menu import rating_view
 from bot.errors import GENERIC_FAILURE, describe_failure
+from bot.rating_replies import describe_rating_prompt
 from bot.scoring import PlatformLimits, ScoreRequest, VideoUpload
 from bot.services import RESTART_MESSAGE, Services
 
 logger = logging.getLogger(__name__)
-
-
-def where_of(interaction: discord.Interaction) -> CommunityRef:
-    return CommunityRef("discord", str(interaction.guild_id))
-
-
-def caller_of(interaction: discord.Interaction) -> Caller:
-    """The caller, with Discord's word on moderation: the Manage Server permission in this channel."""
-    user = interaction.user
-    return Caller("discord", str(user.id), user.display_name, is_moderator=interaction.permissions.manage_guild)
 
 
 def upload_of(attachment: discord.Attachment) -> VideoUpload:
@@ -69,7 +61,8 @@ class Scoring(commands.Cog):
                 files = [path for path in (result.clip, result.card) if path is not None]
                 if sum(path.stat().st_size for path in files) > interaction.filesize_limit:
                     files = [result.card] if result.card is not None else []
-                await self._send(interaction, result.text, files, result.card)
+                text = f"{result.text}\n{describe_rating_prompt(result.scored.attempt.scorer_version)}"
+                await self._send(interaction, text, files, result.card, rating_view(result.scored.attempt.id))
         except asyncio.CancelledError:
             await reply(interaction, RESTART_MESSAGE)
             raise
@@ -78,15 +71,19 @@ class Scoring(commands.Cog):
                 logger.exception("scoring failed in guild %s", interaction.guild_id)
             await reply(interaction, describe_failure(error))
 
-    async def _send(self, interaction: discord.Interaction, text: str, files: list[Path], card: Path | None) -> None:
-        """The score with the clip and card; if the upload is refused, the card alone."""
+    async def _send(
+        self, interaction: discord.Interaction, text: str, files: list[Path], card: Path | None, view: discord.ui.View
+    ) -> None:
+        """The score with the clip, the card and the rating menu; if the upload is refused, the card alone."""
         try:
-            await interaction.edit_original_response(content=text, attachments=[discord.File(p) for p in files])
+            await interaction.edit_original_response(
+                content=text, attachments=[discord.File(p) for p in files], view=view
+            )
         except discord.HTTPException as error:
             if card is None or files == [card]:
                 raise
             logger.warning("could not upload the clip (%s); sending the card alone", error)
-            await interaction.edit_original_response(content=text, attachments=[discord.File(card)])
+            await interaction.edit_original_response(content=text, attachments=[discord.File(card)], view=view)
 
     @score.autocomplete("dance")
     async def dance_names(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
