@@ -79,7 +79,7 @@ async def run(
             elif getattr(args, "dance_command", None) == "list":
                 await _list(service, args, out)
             elif getattr(args, "dance_command", None) == "remove":
-                dance = await service.remove_dance(_moderator(), CommunityRef.parse(args.community), args.name)
+                dance = await service.remove_dance(moderator(), CommunityRef.parse(args.community), args.name)
                 print(f"removed “{dance.name}”", file=out)
             else:
                 await _leaderboard(service, args, out)
@@ -89,7 +89,8 @@ async def run(
     return 0
 
 
-def _moderator() -> Caller:
+def moderator() -> Caller:
+    """The person at the shell, as a moderator of any community."""
     name = getpass.getuser()
     return Caller("cli", name, f"{name} (CLI)", is_moderator=True)
 
@@ -99,7 +100,7 @@ async def _add(service: CommunityService, args: argparse.Namespace, out: TextIO)
         print(f"\r{stage} {fraction:4.0%}", end="", file=sys.stderr, flush=True)
 
     dance = await service.add_dance(
-        _moderator(),
+        moderator(),
         CommunityRef.parse(args.community),
         args.name,
         args.video,

@@ -16,11 +16,18 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
-from bot.core.calibration import CalibrationPolicy, CalibrationReport, RatedAttempt, RatingRow, cross_validate
+from bot.core.calibration import (
+    CalibrationPolicy,
+    CalibrationReport,
+    RatedAttempt,
+    RatingRow,
+    cross_validate,
+    find_consensus,
+)
 from bot.core.errors import CoreError, InvalidInputError, NotModeratorError, UnknownDanceError
 from bot.core.models import Caller, Community, CommunityRef
 from bot.core.names import match_name
@@ -195,7 +202,15 @@ class RatingService:
         community = await self.store.find_community(where)
         if community is None:
             return RatingStats(0, 0, 0, 0, {}, {}, [])
-        return await self.store.read_rating_stats(community.id)
+        stats = await self.store.read_rating_stats(community.id)
+        consensus = find_consensus(await self.store.list_ratings(community.id))
+        shown = {a.id: a.score for a in await self.store.list_stored_attempts(community.id)}
+        pairs = [(shown[a], t) for a, t in zip(consensus.attempt_ids, consensus.target, strict=True) if a in shown]
+        if not pairs:
+            return stats
+        scores, targets = [p[0] for p in pairs], [float(p[1]) for p in pairs]
+        mae = sum(abs(a - b) for a, b in pairs) / len(pairs)
+        return replace(stats, agreement=(mae, spearman_of(scores, targets)))
 
     # ---- scorer versions --------------------------------------------------------------------------------
 

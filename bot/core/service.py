@@ -503,8 +503,10 @@ class CommunityService:
 
 
 def simplify_json(data: dict[str, Any]) -> dict[str, Any]:
-    """The same data with numpy scalars turned into Python numbers, so any JSON column accepts it."""
-    return json.loads(json.dumps(data, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
+    """The same data with numpy scalars turned into Python numbers and NaN or infinity into null (a body
+    part never seen has no accuracy), so any JSON column accepts it (PostgreSQL refuses NaN)."""
+    text = json.dumps(data, default=lambda o: o.item() if hasattr(o, "item") else str(o))
+    return json.loads(text, parse_constant=lambda _: None)
 
 
 def hash_file(path: Path) -> str:

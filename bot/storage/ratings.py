@@ -283,6 +283,7 @@ async def _rebuild_bests(conn: Any, community_id: int) -> None:
                 attempts.c.challenge_id,
                 attempts.c.score,
                 attempts.c.submitted_at,
+                attempts.c.scorer_version,
             )
             .join(dances, dances.c.id == attempts.c.dance_id)
             .where((attempts.c.community_id == community_id) & dances.c.removed_at.is_(None))
@@ -316,6 +317,7 @@ async def _rebuild_bests(conn: Any, community_id: int) -> None:
                     "points": round(r.score * 1000),
                     "achieved_at": r.submitted_at,
                     "attempt_id": r.id,
+                    "scorer_version": r.scorer_version,
                 }
                 for (dance_id, member_id, key), r in best.items()
             ],

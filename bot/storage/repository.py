@@ -397,7 +397,13 @@ class SqlCommunityStore:
         if held is not None and (r.score, held.achieved_at) <= (held.score, r.submitted_at):
             return False  # not higher, nor the same score reached earlier
         points = round(r.score * 1000)
-        values = {"score": r.score, "points": points, "achieved_at": r.submitted_at, "attempt_id": attempt_id}
+        values = {
+            "score": r.score,
+            "points": points,
+            "achieved_at": r.submitted_at,
+            "attempt_id": attempt_id,
+            "scorer_version": r.scorer_version or r.result.get("scorer_version", "v1"),
+        }
         if held is None:
             await conn.execute(
                 bests.insert().values(
@@ -836,10 +842,9 @@ async def _select_dance_board(
             members.c.platform,
             members.c.user_id,
             members.c.display_name,
-            attempts.c.scorer_version,
+            bests.c.scorer_version,
         )
         .join(members, members.c.id == bests.c.member_id)
-        .join(attempts, attempts.c.id == bests.c.attempt_id)
         .where((bests.c.dance_id == dance_id) & (bests.c.period_key == period_key))
         .order_by(bests.c.score.desc(), bests.c.achieved_at, bests.c.id)
         .limit(limit)
@@ -858,9 +863,7 @@ async def _select_overall_board(
     def version(pick: Any) -> sa.ScalarSelect[Any]:
         """The first or last scorer version among the member's bests that make up the total."""
         return (
-            sa.select(pick(attempts.c.scorer_version))
-            .select_from(bests)
-            .join(attempts, attempts.c.id == bests.c.attempt_id)
+            sa.select(pick(bests.c.scorer_version))
             .where((bests.c.member_id == totals.c.member_id) & (bests.c.period_key == period_key))
             .scalar_subquery()
         )

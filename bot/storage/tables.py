@@ -157,6 +157,7 @@ bests = sa.Table(
     sa.Column("points", sa.Integer, nullable=False),  # round(score * 1000): what totals add up
     sa.Column("achieved_at", UTCDateTime, nullable=False),
     sa.Column("attempt_id", sa.ForeignKey("attempts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("scorer_version", sa.String(64), nullable=True),  # the version that made `score` (issue 14)
     sa.UniqueConstraint("dance_id", "member_id", "period_key", name="uq_bests_board_member"),
     # Per-dance board: equality on (dance, period), then already in rank order.
     sa.Index("ix_bests_board", "dance_id", "period_key", sa.desc("score"), "achieved_at", "id"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from bot.core.models import Dance, ReferencePose
-from bot.core.ports import Progress
+from bot.core.ports import Progress, ScriptedEngine
 from engine.decode import VideoLimits, probe
 from engine.result import ScoreResult
 
@@ -117,3 +117,22 @@ class ScriptedClipEngine:
             )
         finally:
             self.running -= 1
+
+
+class FeatureEngine:
+    """The scripted engine, plus the comparison features the scripted video lists (`feature.form=0.8`)."""
+
+    def __init__(self, inner: ScriptedEngine | None = None) -> None:
+        self.inner = inner or ScriptedEngine()
+
+    async def measure(self, video: Path) -> float:
+        return await self.inner.measure(video)
+
+    async def analyse_reference(self, video: Path, pose_path: Path, progress: Progress | None) -> ReferencePose:
+        return await self.inner.analyse_reference(video, pose_path, progress)
+
+    async def score(self, dance: Dance, attempt: Path, **options: object) -> ScoreResult:
+        result = await self.inner.score(dance, attempt, **options)  # type: ignore[arg-type]
+        pairs = dict(token.split("=", 1) for token in attempt.read_text().split() if "=" in token)
+        features = {k.removeprefix("feature."): float(v) for k, v in pairs.items() if k.startswith("feature.")}
+        return replace(result, features=features)

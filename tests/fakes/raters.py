@@ -11,11 +11,19 @@ gives a rival 1 every time.
 from __future__ import annotations
 
 import math
+import tempfile
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bot.core.calibration import RatedAttempt, RatingRow
+from bot.core.models import Caller, CommunityRef
+
+if TYPE_CHECKING:
+    from bot.core.service import CommunityService
 
 PARTS = ("arms", "legs", "torso", "head")
 FEATURES = ("form", "timing", *(f"part_{p}" for p in PARTS), "tempo_dev", "drift_s", "music_lag_s", "unsync")
@@ -152,3 +160,38 @@ def fresh_attempts(n: int, seed: int = 99) -> tuple[list[RatedAttempt], np.ndarr
     features = [draw_features(rng) for _ in range(n)]
     attempts = [RatedAttempt(-(i + 1), f, shipped_score(f), shipped_score(f)) for i, f in enumerate(features)]
     return attempts, np.array([planted_truth(f) for f in features])
+
+
+async def load_world(
+    world: World,
+    service: CommunityService,
+    where: CommunityRef,
+    dance: str,
+    *,
+    around: Callable[[int, bool], Awaitable[None]] | None = None,
+) -> dict[int, int]:
+    """Play a world into a community: each attempt submitted by its dancer (a scripted video carrying its
+    base score and features, for `tests.fakes.engine.FeatureEngine`), then every rating given through the
+    rating service. `around(n, before)` runs before and after attempt n. Returns {world id: attempt id}."""
+    ratings = service.ratings
+    assert ratings is not None
+    member = {key: Caller(*key.split(":"), display_name=f"Member {key.split(':')[1]}") for key in _keys(world)}
+    ids: dict[int, int] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for a in world.attempts:
+            video = Path(folder) / f"{a.attempt_id}.txt"
+            features = " ".join(f"feature.{k}={v!r}" for k, v in a.features.items())
+            video.write_text(f"score={a.base_score!r} take={a.attempt_id} {features}\n")
+            if around is not None:
+                await around(a.attempt_id, True)
+            scored = await service.submit_attempt(member[world.dancer[a.attempt_id]], where, dance, video)
+            ids[a.attempt_id] = scored.attempt.id
+            if around is not None:
+                await around(a.attempt_id, False)
+    for r in world.ratings:
+        await ratings.rate(member[r.rater], where, ids[r.attempt_id], int(r.value))
+    return ids
+
+
+def _keys(world: World) -> set[str]:
+    return {*world.dancer.values(), *(r.rater for r in world.ratings)}

@@ -3,8 +3,8 @@
 Revision ID: r14_ratings
 Revises: 0001
 Attempts scored before this revision were all made by the shipped scorer v1: their `scorer_version`,
-`base_version` and `base_score` are filled in accordingly, and their features are copied out of the stored
-result where it has them.
+`base_version` and `base_score` (and the boards' `scorer_version`) are filled in accordingly, and their
+features are copied out of the stored result where it has them.
 """
 
 from __future__ import annotations
@@ -26,7 +26,10 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("base_score", sa.Float(), nullable=True))
         batch_op.add_column(sa.Column("base_version", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("features", sa.JSON(), nullable=True))
+    with op.batch_alter_table("bests", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("scorer_version", sa.String(length=64), nullable=True))
     _fill_existing_attempts()
+    op.execute(sa.text("UPDATE bests SET scorer_version = 'v1'"))
 
     op.create_table(
         "ratings",
@@ -105,6 +108,8 @@ def downgrade() -> None:
     with op.batch_alter_table("ratings", schema=None) as batch_op:
         batch_op.drop_index("ix_ratings_community_time")
     op.drop_table("ratings")
+    with op.batch_alter_table("bests", schema=None) as batch_op:
+        batch_op.drop_column("scorer_version")
     with op.batch_alter_table("attempts", schema=None) as batch_op:
         batch_op.drop_column("features")
         batch_op.drop_column("base_version")
