@@ -10,8 +10,8 @@ from bot.core.scorers import Calibration
 
 
 def describe_rating_prompt(scorer_version: str) -> str:
-    """The line under a result that invites members to rate it."""
-    return f"Rate this attempt from 1 to 10 below (score by scorer {scorer_version})."
+    """The line under a result that invites members to rate it (and says which scorer version scored it)."""
+    return f"Members: rate this attempt from 1 to 10 below. (Scorer {scorer_version}.)"
 
 
 def describe_rating(receipt: RatingReceipt) -> str:
@@ -34,8 +34,8 @@ def describe_rating_stats(stats: RatingStats) -> str:
     if not stats.ratings and not stats.own:
         return "No ratings here yet: members rate an attempt from 1 to 10 under its result."
     lines = [
-        f"Ratings here: {stats.ratings} from {stats.raters} members on {stats.attempts} attempts "
-        f"(plus {stats.own} of their own attempts, never used).",
+        f"Ratings here: {stats.ratings} from {count(stats.raters, 'member')} on {count(stats.attempts, 'attempt')}, "
+        f"plus {count(stats.own, 'rating')} by dancers of their own attempts (kept, never used).",
     ]
     if stats.by_version:
         lines.append("Scores rated, by scorer: " + ", ".join(f"{v} {n}" for v, n in sorted(stats.by_version.items())))
@@ -75,14 +75,11 @@ def describe_scorer_status(status: ScorerStatus) -> str:
 
 
 def describe_rescore(outcome: RescoreOutcome) -> str:
-    text = f"Re-scored {outcome.rescored} attempts with {outcome.version}; the boards are rebuilt."
+    text = f"Re-scored {count(outcome.rescored, 'attempt')} with {outcome.version}; the boards are rebuilt."
     if outcome.unchanged:
-        text += f" {outcome.unchanged} were already scored by {outcome.version}."
+        text += f" Already scored by {outcome.version}: {count(outcome.unchanged, 'attempt')}."
     if outcome.skipped:
-        text += (
-            f" {outcome.skipped} keep their score: they have no stored features, or features of another "
-            "scorer version."
-        )
+        text += f" Left as they were (no stored features, or another scorer's): {count(outcome.skipped, 'attempt')}."
     return text
 
 
@@ -110,6 +107,11 @@ def describe_calibration(report: CalibrationReport, current: str, saved: Calibra
     else:
         lines.append("no calibration written")
     return "\n".join(lines)
+
+
+def count(n: int, noun: str) -> str:
+    """`1 attempt`, `3 attempts`."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _row(label: str, held: HeldOut) -> str:

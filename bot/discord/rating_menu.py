@@ -71,8 +71,6 @@ def rating_view(attempt_id: int) -> discord.ui.View:
     return view
 
 
-
-
 def ratings_of(services: Services) -> RatingService:
     """The rating service of the shared services."""
     ratings = services.community.ratings

@@ -14,9 +14,12 @@ import pytest_asyncio
 
 from bot.core.models import Caller, CommunityRef, Limits
 from bot.core.ports import ManualClock
+from bot.core.ratings import RatingService
+from bot.core.scorers import ScorerBook
 from bot.core.service import CommunityService
 from bot.services import Services, build_services
 from bot.storage.database import Database
+from bot.storage.ratings import SqlRatingStore
 from bot.storage.repository import SqlCommunityStore
 from bot.telegram.handlers import build_application
 from tests.fakes.engine import ScriptedClipEngine, write_clip
@@ -57,8 +60,15 @@ async def database(tmp_path: Path) -> AsyncIterator[Database]:
 
 
 def community_on(database: Database, engine: Any, folder: Path) -> Community:
+    clock = ManualClock()
+    ratings = RatingService(SqlRatingStore(database), ScorerBook(folder / "calibrations"), clock)
     service = CommunityService(
-        SqlCommunityStore(database), engine, ManualClock(), media_dir=folder / "media", limits=Limits(rate_limit=50)
+        SqlCommunityStore(database),
+        engine,
+        clock,
+        media_dir=folder / "media",
+        limits=Limits(rate_limit=50),
+        ratings=ratings,
     )
     return Community(service, engine, folder)
 
@@ -76,18 +86,24 @@ def services(community: Community, tmp_path: Path) -> Services:
 @contextlib.asynccontextmanager
 async def running_telegram(services: Services) -> AsyncIterator[tuple[FakeTelegramApi, Any]]:
     """The real python-telegram-bot Application polling the fake server, started by hand like the runner."""
-    async with FakeTelegramApi() as api:
-        application = build_application(TOKEN, api.url, services)
-        await application.initialize()
-        await application.start()
-        assert application.updater is not None
-        await application.updater.start_polling(poll_interval=0, timeout=1)
-        try:
-            yield api, application
-        finally:
-            await application.updater.stop()
-            await application.stop()
-            await application.shutdown()
+    async with FakeTelegramApi() as api, polling(api, services) as application:
+        yield api, application
+
+
+@contextlib.asynccontextmanager
+async def polling(api: FakeTelegramApi, services: Services) -> AsyncIterator[Any]:
+    """One run of the bot (a process, from start to stop) against a fake server that outlives it."""
+    application = build_application(TOKEN, api.url, services)
+    await application.initialize()
+    await application.start()
+    assert application.updater is not None
+    await application.updater.start_polling(poll_interval=0, timeout=1)
+    try:
+        yield application
+    finally:
+        await application.updater.stop()
+        await application.stop()
+        await application.shutdown()
 
 
 @dataclass

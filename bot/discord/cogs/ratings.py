@@ -21,6 +21,7 @@ from bot.services import Services
 
 logger = logging.getLogger(__name__)
 
+
 class Ratings(commands.Cog):
     scorer = app_commands.Group(
         name="scorer",

@@ -61,8 +61,11 @@ class Scoring(commands.Cog):
                 files = [path for path in (result.clip, result.card) if path is not None]
                 if sum(path.stat().st_size for path in files) > interaction.filesize_limit:
                     files = [result.card] if result.card is not None else []
-                text = f"{result.text}\n{describe_rating_prompt(result.scored.attempt.scorer_version)}"
-                await self._send(interaction, text, files, result.card, rating_view(result.scored.attempt.id))
+                text, view = result.text, None
+                if self.services.community.ratings is not None:  # members rate the attempt under its result
+                    text += f"\n{describe_rating_prompt(result.scored.attempt.scorer_version)}"
+                    view = rating_view(result.scored.attempt.id)
+                await self._send(interaction, text, files, result.card, view)
         except asyncio.CancelledError:
             await reply(interaction, RESTART_MESSAGE)
             raise
@@ -72,13 +75,17 @@ class Scoring(commands.Cog):
             await reply(interaction, describe_failure(error))
 
     async def _send(
-        self, interaction: discord.Interaction, text: str, files: list[Path], card: Path | None, view: discord.ui.View
+        self,
+        interaction: discord.Interaction,
+        text: str,
+        files: list[Path],
+        card: Path | None,
+        view: discord.ui.View | None,
     ) -> None:
         """The score with the clip, the card and the rating menu; if the upload is refused, the card alone."""
         try:
-            await interaction.edit_original_response(
-                content=text, attachments=[discord.File(p) for p in files], view=view
-            )
+            attachments = [discord.File(p) for p in files]
+            await interaction.edit_original_response(content=text, attachments=attachments, view=view)
         except discord.HTTPException as error:
             if card is None or files == [card]:
                 raise
