@@ -35,27 +35,27 @@ def make_clip(path: Path, width: int, height: int, seconds: float) -> Path:
 
     if path.exists():
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.mp4")
-    n_total = int(seconds * 30)
-    k = 0
-    with av.open(str(tmp), "w") as out:
-        stream = out.add_stream("libx264", rate=30)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "veryfast", "crf": "21"}
-        while k < n_total:
-            with av.open(str(SQUAT)) as src:
-                for frame in src.decode(video=0):
-                    if k >= n_total:
-                        break
-                    img = frame.reformat(width=width, height=height, format="yuv420p")
-                    img.pts, img.time_base = k, Fraction(1, 30)
-                    for packet in stream.encode(img):
-                        out.mux(packet)
-                    k += 1
-        for packet in stream.encode(None):
-            out.mux(packet)
-    tmp.replace(path)
+    from engine.atomic_file import atomic_path
+
+    with atomic_path(path) as tmp:
+        n_total = int(seconds * 30)
+        k = 0
+        with av.open(str(tmp), "w") as out:
+            stream = out.add_stream("libx264", rate=30)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            stream.options = {"preset": "veryfast", "crf": "21"}
+            while k < n_total:
+                with av.open(str(SQUAT)) as src:
+                    for frame in src.decode(video=0):
+                        if k >= n_total:
+                            break
+                        img = frame.reformat(width=width, height=height, format="yuv420p")
+                        img.pts, img.time_base = k, Fraction(1, 30)
+                        for packet in stream.encode(img):
+                            out.mux(packet)
+                        k += 1
+            for packet in stream.encode(None):
+                out.mux(packet)
     return path
 
 

@@ -12,7 +12,8 @@ Variables (all optional):
     DISCORD_TOKEN, TELEGRAM_TOKEN  bot tokens (secret: never shown in repr or logs)
     TELEGRAM_API_URL               Bot API server base URL (default https://api.telegram.org)
     DANCESCORE_ENGINE_POOL         where scoring runs: local (worker processes, default) or ray
-    DANCESCORE_WORKERS             engine workers (default: one per GPU, else one per CPU core)
+    DANCESCORE_WORKERS             engine workers (default: one per CPU core, each using a GPU when there are any)
+    DANCESCORE_POSE_BACKEND        pose estimator: auto (default: torch on a GPU, else mediapipe), mediapipe, torch
     DANCESCORE_RAY_ADDRESS         the Ray cluster to join (ray://head:10001, or auto); default: a local one
     DANCESCORE_OPS_PORT            port of /healthz and /metrics on 127.0.0.1 (default 9108; off to disable)
 Values already in the environment win over the `.env` file.
@@ -69,6 +70,7 @@ class Settings:
     telegram_api_url: str = "https://api.telegram.org"
     engine_pool: str = "local"
     workers: int | None = None
+    pose_backend: str = "auto"
     ray_address: str | None = None
     ops_port: int | None = 9108
 
@@ -104,6 +106,7 @@ class Settings:
             telegram_api_url=(values.get("TELEGRAM_API_URL") or "https://api.telegram.org").rstrip("/"),
             engine_pool=_choice(values, "DANCESCORE_ENGINE_POOL", ("local", "ray"), "local"),
             workers=int(_number(values, "DANCESCORE_WORKERS", 0)) or None,
+            pose_backend=_choice(values, "DANCESCORE_POSE_BACKEND", ("auto", "mediapipe", "torch"), "auto"),
             ray_address=values.get("DANCESCORE_RAY_ADDRESS") or None,
             ops_port=_port(values, "DANCESCORE_OPS_PORT", 9108),
         )

@@ -201,6 +201,7 @@ async def run(
         cache_dir=Path(settings.data_dir) / "cache",
         max_duration_s=settings.limits.max_duration_s,
         max_bytes=settings.limits.max_bytes,
+        pose_backend=settings.pose_backend,
     )
     if pool is None:
         options = {"address": settings.ray_address} if settings.engine_pool == "ray" and settings.ray_address else {}

@@ -217,7 +217,9 @@ def align(
         soundtracks agree; the pose fit is searched near each and the best is kept.
     """
     importance = moment_importance(ref)
-    candidates = [(o, (o - AUDIO_WINDOW_S, o + AUDIO_WINDOW_S)) for o in (audio_offsets or [])]
+    candidates: list[tuple[float | None, tuple[float, float] | None]] = [
+        (o, (o - AUDIO_WINDOW_S, o + AUDIO_WINDOW_S)) for o in (audio_offsets or [])
+    ]
     orientations = [(False, att)] + ([(True, att.mirrored())] if allow_mirror else [])
     fits = []
     for audio_offset, window in candidates or [(None, None)]:

@@ -7,10 +7,8 @@ given an `EngineSettings`.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -23,7 +21,9 @@ from engine.card import render_card
 from engine.decode import VideoInfo, VideoLimits, probe
 from engine.errors import InputError, NoDancerError, VideoError
 from engine.features import LimbTrack, resample
-from engine.pose import MediaPipeBackend, check_dancer
+from engine.pose import People, PoseBackend, check_dancer, create_backend, main_dancer
+from engine.pose_cache import PoseCache, file_digest, load_poses, save_poses
+from engine.progress import Progress, Stage
 from engine.render import render_clip
 from engine.result import MomentTrack, ScoreResult
 from engine.score import comparison_features, measure, run_scorer
@@ -33,7 +33,6 @@ from models.scorer import DanceScorer, build_scorer
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, float], None]
 MiB = 2**20
 MIN_ATTEMPT_S = 1.0
 
@@ -48,6 +47,12 @@ class EngineSettings:
         scorer's parameters were calibrated at 10 Hz.
     pose_threads: time segments of one clip analysed in parallel (one per core is best when a single clip
         is analysed at a time; 1 when several worker processes share the cores).
+    pose_backend: "mediapipe", "torch" or "auto" (torch when `pose_device` is a CUDA device, else mediapipe);
+        see `engine.pose`.
+    pose_device: torch device of the torch pose backend ("cpu", "cuda", "cuda:1").
+    pose_streams: time segments of a clip the torch backend follows side by side, their frames batched
+        through the networks together (None: 16 on a GPU, else `pose_threads`).
+    device: torch device of the scorer.
     """
 
     cache_dir: Path = Path("data/cache")
@@ -58,6 +63,9 @@ class EngineSettings:
     max_pixels: int = 4096 * 4096
     device: str = "cpu"
     pose_threads: int = 2
+    pose_backend: str = "auto"
+    pose_device: str = "cpu"
+    pose_streams: int | None = None
     scorer_version: str = "v1"
 
     @property
@@ -99,18 +107,14 @@ class _Source:
     seconds: dict[str, float]
 
 
-def file_digest(path: Path) -> str:
-    """sha256 of a file's content (hex)."""
-    h = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 @lru_cache(maxsize=4)
-def _backend(threads: int) -> MediaPipeBackend:
-    return MediaPipeBackend(threads=threads)
+def _cached_backend(name: str, threads: int, device: str, streams: int | None) -> PoseBackend:
+    return create_backend(name, threads=threads, device=device, streams=streams)
+
+
+def pose_backend(settings: EngineSettings) -> PoseBackend:
+    """The pose backend the settings ask for (one per process and configuration)."""
+    return _cached_backend(settings.pose_backend, settings.pose_threads, settings.pose_device, settings.pose_streams)
 
 
 @lru_cache(maxsize=4)
@@ -121,32 +125,7 @@ def _scorer(version: str, device: str) -> DanceScorer:
 def warm_up(settings: EngineSettings) -> None:
     """Load the models once (worker start-up) so the first job does not pay for it."""
     _scorer(settings.scorer_version, settings.device)
-    _backend(settings.pose_threads)._graph()
-
-
-def _cache_path(settings: EngineSettings, digest: str, kind: str) -> Path:
-    return Path(settings.cache_dir) / f"{digest[:2]}" / f"{digest}-{kind}.npz"
-
-
-def _envelope_path(pose_path: Path) -> Path:
-    """Where the music envelope of a pose file lives: beside it, `<stem>.audio.npy`."""
-    return pose_path.with_name(pose_path.stem + ".audio.npy")
-
-
-def _load_poses(pose_path: Path) -> tuple[PoseSequence, np.ndarray | None]:
-    """A pose file written by `_save_poses`, with its music envelope when it has one."""
-    env_path = _envelope_path(pose_path)
-    return PoseSequence.load(pose_path), (np.load(env_path) if env_path.is_file() else None)
-
-
-def _save_poses(seq: PoseSequence, envelope: np.ndarray | None, pose_path: Path) -> None:
-    """Write poses (and the envelope beside them) atomically: a crash leaves no partial file."""
-    seq.save(pose_path)
-    if envelope is not None:
-        env_path = _envelope_path(pose_path)
-        tmp = env_path.with_name(env_path.name + ".tmp.npy")
-        np.save(tmp, envelope)
-        tmp.replace(env_path)
+    pose_backend(settings).warm_up()
 
 
 def _load_source(
@@ -164,32 +143,37 @@ def _load_source(
     if path.is_dir():
         return _Source(openpose.read_directory(path, fps), None, None, seconds)
     if path.suffix == ".npz" and path.is_file():
-        seq, env = _load_poses(path)
+        seq, env = load_poses(path)
         return _Source(seq, None, env, seconds)
     t0 = time.perf_counter()
     info = probe(path, settings.limits)
     seconds["decode"] = time.perf_counter() - t0
-    kind = f"{MediaPipeBackend.name}-{settings.analysis_fps:g}fps"
-    if cache:
-        digest = file_digest(path)
-        pose_file = _cache_path(settings, digest, kind)
-        if pose_file.is_file():
-            log.info("reference %s: poses from cache %s", path.name, pose_file)
-            seq, env = _load_poses(pose_file)
-            return _Source(seq, path, env, seconds)
+    kind = f"{pose_backend(settings).name}-{settings.analysis_fps:g}fps"
+    store = PoseCache(Path(settings.cache_dir))
+    digest = file_digest(path) if cache else ""
+    cached = store.load(digest, kind) if cache else None
+    if cached is not None:
+        log.info("reference %s: poses from the cache", path.name)
+        return _Source(cached[0], path, cached[1], seconds)
     seq, timing = _estimate(info, settings, progress)
     seconds["decode"] += timing["decode"]
     seconds["pose"] += timing["pose"]
     env = audio.onset_envelope(path) if info.has_audio else None
     if cache:
-        _save_poses(seq, env, pose_file)
+        store.save(digest, kind, seq, env)
     return _Source(seq, path, env, seconds)
 
 
 def _estimate(info: VideoInfo, settings: EngineSettings, progress: Progress | None) -> tuple[PoseSequence, dict]:
     timings: dict[str, float] = {}
-    seq = _backend(settings.pose_threads).estimate(info, settings.analysis_fps, progress, timings)
-    return seq, timings
+    people = pose_backend(settings).find_people(info, settings.analysis_fps or None, progress, timings)
+    return main_dancer(people), timings
+
+
+def analyse_people(video: Path | str, settings: EngineSettings, progress: Progress | None = None) -> People:
+    """Everyone in each analysed frame of a video (at `settings.analysis_fps`; 0: every frame), not cached."""
+    info = probe(Path(video), settings.limits)
+    return pose_backend(settings).find_people(info, settings.analysis_fps or None, progress)
 
 
 def analyse(
@@ -211,7 +195,7 @@ def save_reference(
     the caller's own copy, so nothing goes into the cache as well."""
     src = _load_source(Path(video), settings, fps=30.0, cache=False, progress=progress)
     check_dancer(src.sequence)
-    _save_poses(src.sequence, src.envelope, Path(out))
+    save_poses(src.sequence, src.envelope, Path(out))
     return src.sequence
 
 
@@ -259,8 +243,8 @@ def compare(
             return None
         return lambda _s, f: progress(name, f)
 
-    ref = _load_source(ref_in, settings, fps=options.reference_fps, cache=True, progress=stage("reference"))
-    att = _load_source(att_in, settings, fps=options.attempt_fps, cache=False, progress=stage("pose"))
+    ref = _load_source(ref_in, settings, fps=options.reference_fps, cache=True, progress=stage(Stage.REFERENCE))
+    att = _load_source(att_in, settings, fps=options.attempt_fps, cache=False, progress=stage(Stage.POSE))
     check_dancer(ref.sequence)
     check_dancer(att.sequence)
     if options.clip_path and att.video is None:
@@ -276,7 +260,7 @@ def compare(
 
     t0 = time.perf_counter()
     if progress:
-        progress("align", 0.0)
+        progress(Stage.ALIGN, 0.0)
     ref_track, oriented, alignment = align_sequences(
         ref.sequence, att.sequence, settings.grid_rate, ref.envelope, att.envelope, options.allow_mirror
     )
@@ -324,7 +308,7 @@ def compare(
     if options.clip_path or options.card_path:
         t0 = time.perf_counter()
         video = ref.video or (Path(reference_video) if reference_video else None)
-        _render(result, ref.sequence, att, video, options, stage("render"))
+        _render(result, ref.sequence, att, video, options, stage(Stage.RENDER))
         seconds["render"] = time.perf_counter() - t0
     seconds["total"] = time.perf_counter() - t_start
     return result

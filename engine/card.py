@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from engine import palette
+from engine.atomic_file import atomic_path
 from engine.errors import InputError, RenderError
 from engine.result import ScoreResult
 from engine.skeleton import PARTS
@@ -36,15 +36,11 @@ def render_card(result: ScoreResult, out: Path, size: tuple[int, int] = (1080, 1
     image = Image.new("RGB", (width, height), palette.BACKGROUND)
     _Card(image, result).draw()
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.part.png")
     try:
-        image.save(tmp, format="PNG", optimize=False)
-        tmp.replace(out)
+        with atomic_path(out) as tmp:
+            image.save(tmp, format="PNG", optimize=False)
     except OSError as exc:
         raise RenderError(f"the score card could not be written: {exc.strerror or exc}") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
     return out
 
 

@@ -10,9 +10,13 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import ClassVar, TextIO
+from typing import TYPE_CHECKING, ClassVar, TextIO
 
 from engine.errors import EngineError
+from engine.progress import Stage
+
+if TYPE_CHECKING:
+    from engine.api import EngineSettings
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +27,10 @@ class ProgressBar:
     """A one-line progress bar on a terminal (stderr); silent when stderr is not a terminal."""
 
     STAGES: ClassVar[dict[str, tuple[float, float]]] = {
-        "reference": (0.0, 0.35),
-        "pose": (0.35, 0.9),
-        "align": (0.9, 0.95),
-        "render": (0.95, 1.0),
+        Stage.REFERENCE: (0.0, 0.35),
+        Stage.POSE: (0.35, 0.9),
+        Stage.ALIGN: (0.9, 0.95),
+        Stage.RENDER: (0.95, 1.0),
     }
 
     def __init__(self, stream: TextIO = sys.stderr, enabled: bool | None = None) -> None:
@@ -60,9 +64,19 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-duration", type=float, default=180.0, help="longest accepted video, seconds")
     parser.add_argument("--max-mb", type=float, default=200.0, help="largest accepted video file, MiB")
     parser.add_argument("--device", default="cpu", help="torch device for the scorer (cpu, cuda, cuda:1)")
+    parser.add_argument(
+        "--pose-backend",
+        choices=("auto", "mediapipe", "torch"),
+        default="auto",
+        help="pose estimator: MediaPipe's graph, or the same networks in PyTorch (every person, batched; "
+        "float16 on a GPU). Default auto: torch when a GPU is present, else mediapipe (faster on a CPU)",
+    )
+    parser.add_argument(
+        "--pose-device", default=None, help="torch device of the torch pose backend (default: cuda if present)"
+    )
 
 
-def settings_from(args: argparse.Namespace):
+def settings_from(args: argparse.Namespace) -> EngineSettings:
     from engine.api import EngineSettings
 
     return EngineSettings(
@@ -72,7 +86,16 @@ def settings_from(args: argparse.Namespace):
         max_bytes=int(args.max_mb * 2**20),
         device=args.device,
         pose_threads=max(1, args.threads),
+        pose_backend=args.pose_backend,
+        pose_device=args.pose_device or default_pose_device(),
     )
+
+
+def default_pose_device() -> str:
+    """The pose device to use by default: "cuda" when torch sees a GPU, else "cpu"."""
+    from engine.pool.placement import count_gpus
+
+    return "cuda" if count_gpus() > 0 else "cpu"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -99,7 +122,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_extract)
 
 
-def fail(error: Exception, as_json: bool) -> int:
+def fail(error: BaseException, as_json: bool) -> int:
     """Report a failure: one line on stderr, and the JSON error object on stdout with --json."""
     if isinstance(error, EngineError):
         code, message = error.code, str(error)
@@ -163,14 +186,16 @@ def format_result(d: dict) -> str:
 
 def run_extract(args: argparse.Namespace) -> int:
     from engine import openpose
-    from engine.api import analyse
+    from engine.api import analyse_people
+    from engine.pose import main_dancer
 
     bar = ProgressBar()
     try:
         settings = dataclasses.replace(settings_from(args), analysis_fps=args.fps or 0.0)
         t0 = time.perf_counter()
-        seq = analyse(args.video, settings, progress=bar, cache=False)
-        written = openpose.write_directory(seq, args.output, name=args.video.stem)
+        people = analyse_people(args.video, settings, progress=bar)
+        seq = main_dancer(people)
+        written = openpose.write_directory(seq, args.output, name=args.video.stem, people=people.people)
     except (EngineError, OSError, Exception, KeyboardInterrupt) as exc:
         bar.close()
         return fail(exc, args.json)
@@ -178,6 +203,7 @@ def run_extract(args: argparse.Namespace) -> int:
     summary = {
         "frames": len(written),
         "with_dancer": seq.frames_with_dancer,
+        "most_people": max((len(frame) for frame in people.people), default=0),
         "output": str(args.output),
         "backend": seq.backend,
         "seconds": round(time.perf_counter() - t0, 3),
@@ -186,7 +212,10 @@ def run_extract(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"wrote {len(written)} OpenPose files to {args.output} ({seq.frames_with_dancer} with a dancer)")
+        print(
+            f"wrote {len(written)} OpenPose files to {args.output} ({seq.frames_with_dancer} with the dancer, "
+            f"at most {summary['most_people']} people in a frame)"
+        )
         for note in seq.notes:
             print(f"  - {note}")
     return 0

@@ -54,8 +54,7 @@ def follow_dancer(
     tracks: list[_Track] = []
     for i, people in enumerate(candidates):
         t = float(times[i])
-        described = [(p, describe_person(p)) for p in people]
-        described = [(p, d) for p, d in described if d is not None]
+        described = [(p, found) for p in people if (found := describe_person(p)) is not None]
         taken: set[int] = set()
         # Greedy nearest matching, the closest pairs first.
         pairs = []
@@ -79,10 +78,10 @@ def follow_dancer(
             taken.add(pi)
             assignment[pi] = ti
         for pi, (person, (c, ht)) in enumerate(described):
-            ti = assignment.get(pi)
-            if ti is None:
+            if pi not in assignment:
                 tracks.append(_Track())
-                ti = len(tracks) - 1
+                assignment[pi] = len(tracks) - 1
+            ti = assignment[pi]
             track = tracks[ti]
             track.frames.append(i)
             track.people.append(person)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import av
 import av.error
+import cv2
 import numpy as np
 
 from engine.errors import VideoError
@@ -242,7 +243,7 @@ def iter_frames(
     report = report if report is not None else DecodeReport()
     step = 1.0 / fps if fps else 0.0
     next_t = start
-    out_w, out_h = _output_size(info, max_side)
+    out_w, out_h = output_size(info, max_side)
     with open_container(info.path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "SLICE" if threads == 1 else "AUTO"
@@ -250,7 +251,7 @@ def iter_frames(
         if fps and fps <= info.fps / 2:
             stream.codec_context.skip_frame = "NONREF"
         if start > 0:
-            container.seek(int(start / stream.time_base), stream=stream, backward=True, any_frame=False)
+            container.seek(int(start / _time_base(stream)), stream=stream, backward=True, any_frame=False)
         for packet in container.demux(stream):
             try:
                 frames = packet.decode()
@@ -279,7 +280,7 @@ def iter_frames(
                 yield t, image
 
 
-def _output_size(info: VideoInfo, max_side: int | None) -> tuple[int, int]:
+def output_size(info: VideoInfo, max_side: int | None) -> tuple[int, int]:
     """Decoded (pre-rotation) size to scale to, preserving the aspect ratio."""
     w, h = (info.height, info.width) if info.rotation % 180 else (info.width, info.height)
     if max_side is None or max(w, h) <= max_side:
@@ -288,8 +289,13 @@ def _output_size(info: VideoInfo, max_side: int | None) -> tuple[int, int]:
     return max(2, int(round(w * s / 2)) * 2), max(2, int(round(h * s / 2)) * 2)
 
 
+def _time_base(stream: av.video.stream.VideoStream) -> Fraction:
+    """The stream's time base (seconds per timestamp unit); 1/90000, MPEG's, when it declares none."""
+    return stream.time_base or Fraction(1, 90000)
+
+
 def _to_rgb(frame: av.VideoFrame, info: VideoInfo, out_w: int, out_h: int) -> np.ndarray:
-    image = frame.to_ndarray(format="rgb24", width=out_w, height=out_h)
+    image: np.ndarray = frame.to_ndarray(format="rgb24", width=out_w, height=out_h)
     rot = info.rotation % 360
     if rot == 90:
         image = np.ascontiguousarray(np.rot90(image, 1))
@@ -316,3 +322,118 @@ def decode_floor(info: VideoInfo, threads: int = 1) -> int:
             except av.error.FFmpegError:
                 continue
     return n
+
+
+# --- reading a clip for drawing ----------------------------------------------------------------------------
+
+
+class VideoCursor:
+    """One video's frames in time order, for drawing: `at(t)` is the frame on screen at `t` seconds (use
+    `upright_frame` to scale and rotate it). Frames larger than MAX_PIXELS are refused before decoding."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.container = open_container(self.path)
+        if not self.container.streams.video:
+            self.container.close()
+            raise VideoError(f"{self.path.name} has no video stream")
+        self.stream = self.container.streams.video[0]
+        ctx = self.stream.codec_context
+        if ctx.width * ctx.height > MAX_PROBE_PIXELS:
+            self.container.close()
+            raise VideoError(f"{self.path.name} is {ctx.width}x{ctx.height}: too large a frame to render")
+        self.stream.thread_type = "AUTO"
+        # Deblocking is invisible once a frame is scaled into its panel; skipping it saves ~20% of decoding.
+        self.stream.codec_context.options = {"skip_loop_filter": "all"}
+        self._restart(0.0)
+
+    def _restart(self, t: float) -> None:
+        if t > 0:
+            self.container.seek(int(t / _time_base(self.stream)), stream=self.stream)
+        self.frames = self._decode()
+        first = next(self.frames, None)
+        if first is None:
+            raise VideoError(f"{self.path.name} has no frames we can decode")
+        self.current: tuple[float, av.VideoFrame] = first
+        self.upcoming = next(self.frames, None)
+        self.serial = 0
+
+    def _decode(self) -> Iterator[tuple[float, av.VideoFrame]]:
+        """Decode packet by packet so a corrupt stretch loses only its own frames."""
+        last = -1.0
+        for packet in self.container.demux(self.stream):
+            try:
+                frames = packet.decode()
+            except av.error.InvalidDataError:
+                log.warning("%s: skipped corrupt data after %.2f s", self.path.name, last)
+                continue
+            for frame in frames:
+                # The clip's own clock, as the pose timestamps use (engine.decode.iter_frames).
+                t = float(frame.time) if frame.time is not None else last + 1e-3
+                last = t
+                yield t, frame
+
+    def at(self, t: float) -> tuple[int, av.VideoFrame]:
+        """(serial, frame): the latest frame with time <= t (the first one before the start).
+
+        The serial changes exactly when the frame does, so a caller can reuse its scaled copy."""
+        if t < self.current[0] - 0.5:
+            self._restart(max(0.0, t - 1.0))
+        while self.upcoming is not None and self.upcoming[0] <= t + 1e-4:
+            self.current, self.upcoming = self.upcoming, next(self.frames, None)
+            self.serial += 1
+        return self.serial, self.current[1]
+
+    def close(self) -> None:
+        self.container.close()
+
+
+def upright_frame(frame: av.VideoFrame, width: int, height: int, mirror: bool = False) -> np.ndarray:
+    """The frame scaled to (height, width, 3) uint8 RGB after applying its rotation metadata.
+
+    mirror: flip left-right too (OpenCV's flip: numpy's negative-stride copy is ten times slower)."""
+    turns = round((frame.rotation or 0) / 90) % 4
+    size = (height, width) if turns % 2 else (width, height)
+    if frame.format.name == "yuv420p" and frame.width % 2 == 0 and frame.height % 2 == 0:
+        image = _scaled_i420(frame, size)
+    else:
+        image = cv2.resize(frame.to_ndarray(format="rgb24"), size, interpolation=cv2.INTER_LINEAR)
+    if turns:
+        image = np.ascontiguousarray(np.rot90(image, turns))
+    return cv2.flip(image, 1) if mirror else image
+
+
+def _plane(frame: av.VideoFrame, index: int) -> np.ndarray:
+    """(h, w) uint8 view of one plane of a decoded frame (no copy; rows may be padded in memory)."""
+    plane = frame.planes[index]
+    rows = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(-1, plane.line_size)
+    return rows[: plane.height, : plane.width]
+
+
+def _scaled_i420(frame: av.VideoFrame, size: tuple[int, int]) -> np.ndarray:
+    """A yuv420p frame scaled to (size[1], size[0], 3) uint8 RGB.
+
+    Scales the planes first and converts colour at the small size: converting the full frame costs more
+    than everything else drawn per frame. (OpenCV is several times faster here than swscale via PyAV.)"""
+    w, h = size
+    w2, h2 = w + w % 2, h + h % 2
+    luma = cv2.resize(_plane(frame, 0), (w2, h2), interpolation=cv2.INTER_LINEAR)
+    u, v = (cv2.resize(_plane(frame, i), (w2 // 2, h2 // 2), interpolation=cv2.INTER_LINEAR) for i in (1, 2))
+    small = np.concatenate([luma.ravel(), u.ravel(), v.ravel()]).reshape(-1, w2)
+    return cv2.cvtColor(small, cv2.COLOR_YUV2RGB_I420)[:h, :w]
+
+
+def clip_timing(path: Path) -> tuple[float, float]:
+    """(duration in seconds, frame rate) of a clip from its headers, as the annotated clip plays it (0 s
+    when the headers give no duration). A variable-rate clip's rate is the higher of its average and its
+    guessed rate, the motion's own."""
+    with open_container(path) as container:
+        if not container.streams.video:
+            raise VideoError(f"{Path(path).name} has no video stream")
+        stream = container.streams.video[0]
+        # A variable-rate clip averages low across a freeze; its nominal rate is the motion's own.
+        rate = max(float(stream.average_rate or 0), float(stream.guessed_rate or 0)) or 30.0
+        duration = container.duration / av.time_base if container.duration else None
+        if duration is None and stream.duration is not None:
+            duration = float(stream.duration * _time_base(stream))
+        return (duration or 0.0), float(rate)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -27,8 +26,10 @@ import av
 import cv2
 import numpy as np
 
+from engine.atomic_file import atomic_path
 from engine.decode import open_container
 from engine.errors import InputError, RenderError
+from engine.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,6 @@ MAX_PASSES = 4
 _LONG_SIDES = (1920, 1600, 1280, 1080, 960, 854, 720, 640)
 _LOW_RATE_STEPS = ((640, 20), (640, 15), (480, 15), (360, 15), (360, 12), (240, 12), (240, 10))
 
-Progress = Callable[[str, float], None]
 T = TypeVar("T")
 
 
@@ -209,11 +209,9 @@ def encode_clip(
             f"allow at least {math.ceil(minimum_budget(duration_s) / 1024)} KiB"
         )
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.part.mp4")
     audio = plan_audio(probe_audio(audio_from), budget_bytes, duration_s) if audio_from else None
     target = float(budget_bytes)
-    try:
+    with atomic_path(out) as tmp:
         for attempt in range(MAX_PASSES):
             video_bytes = target * 0.97 - _container_overhead(duration_s, fps, audio)
             video_bytes -= (audio.bitrate * duration_s / 8) if audio else 0
@@ -226,8 +224,7 @@ def encode_clip(
             _write(tmp, frames(fmt), fmt, duration_s, audio, progress)
             written = tmp.stat().st_size
             if written <= budget_bytes:
-                tmp.replace(out)
-                return out
+                return out  # leaving the block puts the file in place
             log.warning("pass %d wrote %d bytes over a budget of %d: again smaller", attempt + 1, written,
                         budget_bytes)  # fmt: skip
             target *= 0.9 * budget_bytes / written
@@ -237,8 +234,6 @@ def encode_clip(
             f"the annotated clip does not fit in {budget_bytes / 2**20:.1f} MiB even at the lowest quality; "
             "allow a larger size or send a shorter video"
         )
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _write(
@@ -350,7 +345,7 @@ def _to_video_frame(image: np.ndarray, fmt: VideoFormat) -> av.VideoFrame:
     """(H, W, 3) uint8 RGB -> yuv420p frame (OpenCV's converter is several times faster than swscale's)."""
     if image.shape != (fmt.height, fmt.width, 3) or image.dtype != np.uint8:
         raise RenderError(f"internal error: frame of shape {image.shape}, expected {(fmt.height, fmt.width, 3)}")
-    yuv = cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420)
+    yuv = np.asarray(cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420), dtype=np.uint8)
     return av.VideoFrame.from_ndarray(yuv, format="yuv420p")
 
 
@@ -407,6 +402,8 @@ class _Soundtrack:
             log.warning("skipped a corrupt audio packet at %.2f s", start)
             return
         for frame in decoded:
+            if not isinstance(frame, av.AudioFrame):  # an audio stream's packets hold audio frames
+                continue
             frame.pts = None
             self._encode(self.resampler.resample(frame))
 

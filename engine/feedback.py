@@ -101,7 +101,7 @@ def weak_moments(
 
 def amplitude_notes(ref: LimbTrack, errors: Errors, alignment: Alignment) -> list[str]:
     """'legs too small in the second half': compare how much each part moves, per half of the dance."""
-    notes = []
+    notes: list[str] = []
     covered = errors.covered > 0
     n = len(alignment.ref_times)
     if covered.sum() < 10:

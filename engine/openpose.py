@@ -109,29 +109,38 @@ def _extent(candidates: list[list[np.ndarray]]) -> tuple[int, int]:
     return (int(math.ceil(hi[0] * 1.05)) // 2 * 2 + 2, int(math.ceil(hi[1] * 1.05)) // 2 * 2 + 2)
 
 
-def write_directory(sequence: PoseSequence, directory: Path, name: str = "video") -> list[Path]:
-    """Write one OpenPose-format file per frame (an empty `people` list where no dancer was found)."""
+def write_directory(
+    sequence: PoseSequence, directory: Path, name: str = "video", people: list[list[np.ndarray]] | None = None
+) -> list[Path]:
+    """Write one OpenPose-format file per frame of `sequence`.
+
+    people: every person of each frame ((25, 3) float32 each), written as OpenPose does (its `people` list);
+    default: the sequence's dancer alone (an empty list where no dancer was found).
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    if people is None:
+        people = [[sequence.keypoints[i]] if sequence.present[i] else [] for i in range(len(sequence))]
+    if len(people) != len(sequence):
+        raise ValueError(f"{len(people)} frames of people for {len(sequence)} frames of poses")
     written = []
-    for i in range(len(sequence)):
-        people = []
-        if sequence.present[i]:
-            people.append(
-                {
-                    "person_id": [-1],
-                    "pose_keypoints_2d": [float(v) for v in sequence.keypoints[i].reshape(-1)],
-                    "face_keypoints_2d": [],
-                    "hand_left_keypoints_2d": [],
-                    "hand_right_keypoints_2d": [],
-                    "pose_keypoints_3d": [],
-                    "face_keypoints_3d": [],
-                    "hand_left_keypoints_3d": [],
-                    "hand_right_keypoints_3d": [],
-                }
-            )
+    for i, frame in enumerate(people):
+        entries = [
+            {
+                "person_id": [-1],
+                "pose_keypoints_2d": [float(v) for v in person.reshape(-1)],
+                "face_keypoints_2d": [],
+                "hand_left_keypoints_2d": [],
+                "hand_right_keypoints_2d": [],
+                "pose_keypoints_3d": [],
+                "face_keypoints_3d": [],
+                "hand_left_keypoints_3d": [],
+                "hand_right_keypoints_3d": [],
+            }
+            for person in frame
+        ]
         path = directory / f"{name}_{i:012d}_keypoints.json"
-        path.write_text(json.dumps({"version": 1.3, "people": people}))
+        path.write_text(json.dumps({"version": 1.3, "people": entries}))
         written.append(path)
     meta = {
         "times": [float(t) for t in sequence.times],

@@ -55,6 +55,6 @@ def scores_to_rgb(scores_0_100: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=32)
-def font(size: int) -> ImageFont.FreeTypeFont:
+def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     """Pillow's built-in scalable font (Aileron, SIL OFL, inside Pillow >= 10.1): no font file to ship."""
     return ImageFont.load_default(size=max(6, int(size)))

@@ -1,11 +1,14 @@
-"""Pose estimation behind one interface: MediaPipe BlazePose (default) mapped to OpenPose BODY_25.
+"""Pose estimation behind one interface, BlazePose mapped to OpenPose BODY_25, by one of two backends.
 
-The BlazePose "full" model ships inside the mediapipe 0.10.21 wheel (`pose_detection.tflite`,
-`pose_landmark_full.tflite`, Apache-2.0): nothing is downloaded, ever. Only `model_complexity=1` is used
-because 0 and 2 make mediapipe try to download a model.
+- `mediapipe`: MediaPipe's own BlazePose "full" graph (mediapipe 0.10.21 solutions API, video-tracking
+  mode, one person). Fastest on a CPU. Only `model_complexity=1` is used: 0 and 2 make mediapipe try to
+  download a model.
+- `torch`: the same two networks in PyTorch (`engine.blazepose`), every person in frame, frames batched
+  through the networks; on CUDA in float16 when there is a GPU.
 
-A clip is cut into consecutive time segments analysed in parallel threads, each with its own decoder
-and its own BlazePose graph (both release the GIL), so two cores work on one clip.
+Both read their weights from the mediapipe wheel (`pose_detection.tflite`, `pose_landmark_full.tflite`,
+Apache-2.0): nothing is downloaded, ever. A clip is cut into consecutive time segments decoded in parallel
+threads (FFmpeg and the networks release the GIL), so several cores work on one clip.
 """
 
 from __future__ import annotations
@@ -13,22 +16,24 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Protocol
 
 import numpy as np
 
 from engine.dancer import follow_dancer
-from engine.decode import DecodeReport, VideoInfo, iter_frames
-from engine.errors import NoDancerError
+from engine.decode import DecodeReport, VideoInfo, iter_frames, output_size
+from engine.errors import InputError, NoDancerError
+from engine.progress import Progress, Stage
 from engine.sequence import PoseSequence
 from engine.skeleton import NUM_JOINTS
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, float], None]
+BACKENDS = ("mediapipe", "torch")
+MIN_SEGMENT_S = 4.0  # a clip shorter than this is not cut into segments
 
 # BODY_25 joint <- BlazePose-33 landmark (None: derived or no source).
 _FROM_BLAZEPOSE: tuple[int | None, ...] = (
@@ -67,16 +72,62 @@ def blazepose_to_body25(landmarks: np.ndarray, width: int, height: int) -> np.nd
     return out
 
 
+@dataclass
+class People:
+    """Everyone the estimator found in a clip, per analysed frame.
+
+    times: (T,) float64 seconds from the video's own timestamps.
+    people: per frame, each person's (25, 3) float32 BODY_25 keypoints (pixels of the upright frame +
+        confidence); an empty list where nobody was found.
+    frame_size, backend, duration, notes: as in `PoseSequence`.
+    """
+
+    times: np.ndarray
+    people: list[list[np.ndarray]]
+    frame_size: tuple[int, int]
+    backend: str
+    duration: float
+    notes: list[str] = field(default_factory=list)
+
+
 class PoseBackend(Protocol):
-    """Turns a video into the main dancer's BODY_25 keypoints."""
+    """Turns a video into the BODY_25 keypoints of the people in it."""
 
     name: str
 
-    def estimate(
+    def find_people(
         self, info: VideoInfo, fps: float | None, progress: Progress | None = None, timings: dict | None = None
-    ) -> PoseSequence:
-        """The main dancer's poses; `timings`, if given, receives the seconds spent decoding and estimating."""
+    ) -> People:
+        """Everyone in each analysed frame; `timings`, if given, receives the seconds spent decoding
+        ("decode") and estimating ("pose"), adding up to about the wall time."""
         ...
+
+    def warm_up(self) -> None:
+        """Load the models now rather than at the first clip."""
+        ...
+
+
+def segments(info: VideoInfo, threads: int) -> list[tuple[float, float | None]]:
+    """(start, end) seconds of the consecutive parts of a clip analysed in parallel (end None: to the end)."""
+    n = max(1, threads) if info.duration >= MIN_SEGMENT_S else 1
+    bounds = [info.duration * k / n for k in range(n + 1)]
+    return [(bounds[k], bounds[k + 1] if k < n - 1 else None) for k in range(n)]
+
+
+class _Ticker:
+    """Counts analysed frames from any thread and reports the pose stage's progress every 10 frames."""
+
+    def __init__(self, info: VideoInfo, fps: float | None, progress: Progress | None) -> None:
+        self.expected = max(1.0, info.duration * (fps or info.fps))
+        self.progress = progress
+        self.done = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, frames: int = 1) -> None:
+        with self.lock:
+            before, self.done = self.done, self.done + frames
+            if self.progress is not None and before // 10 != self.done // 10:
+                self.progress(Stage.POSE, min(1.0, self.done / self.expected))
 
 
 @dataclass
@@ -103,7 +154,10 @@ class MediaPipeBackend:
         self.max_side = max_side
         self._local = threading.local()
 
-    def _graph(self):
+    def warm_up(self) -> None:
+        self._graph()
+
+    def _graph(self) -> Any:
         graph = getattr(self._local, "graph", None)
         if graph is None:
             import mediapipe as mp  # imported here: heavy, and only this backend needs it
@@ -125,9 +179,8 @@ class MediaPipeBackend:
         self,
         info: VideoInfo,
         fps: float | None,
-        start: float,
-        end: float | None,
-        tick: Callable[[], None],
+        bounds: tuple[float, float | None],
+        tick: _Ticker,
         decoder_threads: int,
     ) -> _Segment:
         graph = self._graph()
@@ -135,8 +188,8 @@ class MediaPipeBackend:
         frames = iter_frames(
             info,
             fps=fps,
-            start=start,
-            end=end,
+            start=bounds[0],
+            end=bounds[1],
             max_side=self.max_side,
             report=seg.report,
             threads=decoder_threads,
@@ -160,54 +213,165 @@ class MediaPipeBackend:
             tick()
         return seg
 
-    def estimate(
+    def find_people(
         self, info: VideoInfo, fps: float | None, progress: Progress | None = None, timings: dict | None = None
-    ) -> PoseSequence:
-        """The main dancer's poses; `timings`, if given, receives the seconds spent decoding and estimating
-        (thread time divided by the number of threads, so the two add up to about the wall time)."""
-        n = self.threads if info.duration >= 4.0 else 1
-        bounds = [info.duration * k / n for k in range(n + 1)]
-        expected = max(1.0, info.duration * (fps or info.fps))
-        done = [0]
-        lock = threading.Lock()
-
-        def tick() -> None:
-            with lock:
-                done[0] += 1
-                if progress is not None and done[0] % 10 == 0:
-                    progress("pose", min(1.0, done[0] / expected))
-
-        if n == 1:
-            segments = [self._run_segment(info, fps, 0.0, None, tick, decoder_threads=0)]
+    ) -> People:
+        """The tracked person in each analysed frame (at most one: the solutions API follows one body).
+        `timings` gets thread time divided by the number of segments, so the two add up to the wall time."""
+        parts = segments(info, self.threads)
+        tick = _Ticker(info, fps, progress)
+        if len(parts) == 1:
+            found = [self._run_segment(info, fps, parts[0], tick, decoder_threads=0)]
         else:
-            with ThreadPoolExecutor(max_workers=n, thread_name_prefix="pose") as pool:
-                futures = [
-                    # Segments decode in parallel already: one decoder thread each avoids oversubscribing cores.
-                    pool.submit(self._run_segment, info, fps, bounds[k], bounds[k + 1] if k < n - 1 else None, tick, 1)
-                    for k in range(n)
-                ]
-                segments = [f.result() for f in futures]
+            with ThreadPoolExecutor(max_workers=len(parts), thread_name_prefix="pose") as pool:
+                # Segments decode in parallel already: one decoder thread each avoids oversubscribing cores.
+                futures = [pool.submit(self._run_segment, info, fps, part, tick, 1) for part in parts]
+                found = [f.result() for f in futures]
         if timings is not None:
-            timings["decode"] = sum(s.decode_s for s in segments) / n
-            timings["pose"] = sum(s.pose_s for s in segments) / n
-        times = np.array([t for s in segments for t in s.times], dtype=np.float64)
-        candidates = [c for s in segments for c in s.candidates]
+            timings["decode"] = sum(s.decode_s for s in found) / len(parts)
+            timings["pose"] = sum(s.pose_s for s in found) / len(parts)
         if progress is not None:
-            progress("pose", 1.0)
-        notes = _decode_notes(info, segments)
-        if len(times) == 0:
-            raise NoDancerError("no frame of that video could be decoded", code="unreadable_video")
-        keypoints, present = follow_dancer(candidates, times, (info.width, info.height))
-        seq = PoseSequence(times, keypoints, present, (info.width, info.height), self.name, info.duration, notes)
-        check_dancer(seq)
-        seq.notes.extend(_framing_notes(seq))
-        return seq
+            progress(Stage.POSE, 1.0)
+        return People(
+            np.array([t for s in found for t in s.times], dtype=np.float64),
+            [c for s in found for c in s.candidates],
+            (info.width, info.height),
+            self.name,
+            info.duration,
+            _decode_notes(info, [s.report for s in found]),
+        )
 
 
-def _decode_notes(info: VideoInfo, segments: list[_Segment]) -> list[str]:
+class TorchBackend:
+    """BlazePose in PyTorch (`engine.blazepose`): every person in frame; frames batched through the networks.
+
+    A clip is cut into `streams` time segments followed side by side (each as MediaPipe tracks, frame after
+    frame); every step puts the next frame of each stream through the networks as one batch, while
+    `threads` decoder threads get the following frames ready. device: torch device of the networks
+    ("cpu", "cuda", "cuda:1"), float16 on CUDA. max_side: as for `MediaPipeBackend`.
+    """
+
+    name = "torch-blazepose-full"
+    MIN_STREAM_S = 1.5  # a stream starts by detecting its people afresh: not for every second
+
+    def __init__(self, threads: int = 2, device: str = "cpu", streams: int | None = None, max_side: int = 640) -> None:
+        self.threads = max(1, threads)
+        self.device = device
+        self.streams = max(1, streams if streams is not None else (16 if device.startswith("cuda") else threads))
+        self.max_side = max_side
+
+    def warm_up(self) -> None:
+        _blazepose(self.device)
+
+    def find_people(
+        self, info: VideoInfo, fps: float | None, progress: Progress | None = None, timings: dict | None = None
+    ) -> People:
+        """Everyone in each analysed frame, tracked and smoothed (see `engine.blazepose`)."""
+        from engine.blazepose import Stream, smooth_people  # torch: imported with the backend that needs it
+
+        t_start = time.perf_counter()
+        model = _blazepose(self.device)
+        n = min(self.streams, max(1, int(info.duration / self.MIN_STREAM_S)))
+        parts = [(info.duration * k / n, info.duration * (k + 1) / n if k < n - 1 else None) for k in range(n)]
+        reports = [DecodeReport() for _ in parts]
+        frames = [
+            iter_frames(info, fps=fps, start=a, end=b, max_side=self.max_side, report=reports[k], threads=1)
+            for k, (a, b) in enumerate(parts)
+        ]
+        streams = [Stream() for _ in parts]
+        found: list[list[tuple[float, Any]]] = [[] for _ in parts]
+        tick = _Ticker(info, fps, progress)
+        pose_s = 0.0
+        with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="decode") as pool:
+            upcoming = {k: pool.submit(next, frames[k], None) for k in range(n)}
+            while upcoming:
+                ready = {k: item for k, future in upcoming.items() if (item := future.result()) is not None}
+                # The next frames decode while the networks work on these.
+                upcoming = {k: pool.submit(next, frames[k], None) for k in ready}
+                if not ready:
+                    break
+                t0 = time.perf_counter()
+                people = model.step([image for _, image in ready.values()], [streams[k] for k in ready])
+                pose_s += time.perf_counter() - t0
+                for (k, (t, _)), found_here in zip(ready.items(), people, strict=True):
+                    found[k].append((t, found_here))
+                tick(len(ready))
+        ordered = [item for part in found for item in part]
+        t0 = time.perf_counter()
+        smoothed = smooth_people([people for _, people in ordered])
+        pose_s += time.perf_counter() - t0
+        size = _analysed_size(info, self.max_side)
+        people_per_frame = [
+            [blazepose_to_body25(_normalised(p, size), info.width, info.height) for p in frame] for frame in smoothed
+        ]
+        if timings is not None:
+            timings["pose"] = pose_s
+            timings["decode"] = time.perf_counter() - t_start - pose_s
+        if progress is not None:
+            progress(Stage.POSE, 1.0)
+        return People(
+            np.array([t for t, _ in ordered], dtype=np.float64),
+            people_per_frame,
+            (info.width, info.height),
+            self.name,
+            info.duration,
+            _decode_notes(info, reports),
+        )
+
+
+@lru_cache(maxsize=2)
+def _blazepose(device: str) -> Any:
+    from engine.blazepose import BlazePose
+
+    return BlazePose(device)
+
+
+def _analysed_size(info: VideoInfo, max_side: int) -> tuple[int, int]:
+    """(width, height) of the upright frames as `iter_frames` yields them at `max_side`."""
+    w, h = output_size(info, max_side)
+    return (h, w) if info.rotation % 180 else (w, h)
+
+
+def _normalised(landmarks: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(33, 3) x, y pixels of the analysed frame + visibility -> x, y as fractions of the frame."""
+    out = landmarks.astype(np.float32)
+    out[:, 0] /= size[0]
+    out[:, 1] /= size[1]
+    return out
+
+
+def create_backend(name: str, threads: int = 2, device: str = "cpu", streams: int | None = None) -> PoseBackend:
+    """A pose backend by name: "mediapipe", "torch", or "auto" (torch on a CUDA device, else mediapipe:
+    on a CPU MediaPipe's graph is about 4x faster than the same networks in PyTorch, see docs/benchmarks.md)."""
+    if name == "auto":
+        name = "torch" if device.startswith("cuda") else "mediapipe"
+    if name == "mediapipe":
+        return MediaPipeBackend(threads=threads)
+    if name == "torch":
+        return TorchBackend(threads=threads, device=device, streams=streams)
+    raise InputError(f"unknown pose backend {name!r}: choose one of auto, {', '.join(BACKENDS)}", code="bad_option")
+
+
+def main_dancer(people: People) -> PoseSequence:
+    """The main dancer's poses, followed through the clip (`engine.dancer`), with advice on framing.
+
+    Raises NoDancerError when no frame could be decoded or the dancer is missing from most of the clip."""
+    if len(people.times) == 0:
+        raise NoDancerError("no frame of that video could be decoded", code="unreadable_video")
+    keypoints, present = follow_dancer(people.people, people.times, people.frame_size)
+    seq = PoseSequence(
+        people.times, keypoints, present, people.frame_size, people.backend, people.duration, list(people.notes)
+    )
+    check_dancer(seq)
+    seq.notes.extend(_framing_notes(seq))
+    return seq
+
+
+def _decode_notes(info: VideoInfo, reports: list[DecodeReport]) -> list[str]:
+    """What the user should know about how decoding went: damaged pieces skipped, a file cut short."""
     notes = []
-    corrupt = sum(s.report.corrupt_packets for s in segments)
-    last = max((s.report.last_time for s in segments), default=0.0)
+    corrupt = sum(r.corrupt_packets for r in reports)
+    last = max((r.last_time for r in reports), default=0.0)
     frame_dt = 1.0 / max(info.fps, 1.0)
     if corrupt:
         notes.append(f"{corrupt} damaged piece(s) of the video were skipped; the rest was analysed")

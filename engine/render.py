@@ -10,7 +10,7 @@ timeline with a playhead runs along the bottom. Frames are decoded, drawn and en
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,20 +20,19 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from engine import palette
-from engine.decode import open_container
+from engine.decode import VideoCursor, clip_timing, upright_frame
 from engine.encode import DEFAULT_BUDGET_BYTES, VideoFormat, encode_clip
-from engine.errors import EngineError, InputError, RenderError, VideoError
-from engine.result import ScoreResult
+from engine.errors import EngineError, InputError, RenderError
+from engine.progress import Progress
+from engine.result import MomentTrack, ScoreResult
 from engine.sequence import PoseSequence
 from engine.skeleton import BONES, LIMB_MIRROR, LIMBS
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, float], None]
 
 MAX_CANVAS_SIDE = 1280  # full-quality canvas; the byte budget may make it smaller
 MAX_PANEL_HEIGHT = 640  # tall enough for a phone screen; the encode cost is in proportion
-MAX_PIXELS = 4096 * 4096  # a source frame larger than this is refused before decoding
 BANNER = 0.11  # banner height, as a fraction of the panel height
 BANNER_OF_WIDTH = 0.05  # ... and at least this fraction of the canvas width
 TIMELINE = 0.045  # timeline strip height, same
@@ -110,100 +109,6 @@ class Layout:
         return cls(width, height, banner_h, panel_h, 0, ref_w, ref_w + gap, width - ref_w - gap)
 
 
-class _VideoCursor:
-    """One video's frames in time order; `at(t)` is the frame on screen at `t` seconds (upright)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.container = open_container(self.path)
-        if not self.container.streams.video:
-            self.container.close()
-            raise VideoError(f"{self.path.name} has no video stream")
-        self.stream = self.container.streams.video[0]
-        ctx = self.stream.codec_context
-        if ctx.width * ctx.height > MAX_PIXELS:
-            self.container.close()
-            raise VideoError(f"{self.path.name} is {ctx.width}x{ctx.height}: too large a frame to render")
-        self.stream.thread_type = "AUTO"
-        # Deblocking is invisible once a frame is scaled into its panel; skipping it saves ~20% of decoding.
-        self.stream.codec_context.options = {"skip_loop_filter": "all"}
-        self._restart(0.0)
-
-    def _restart(self, t: float) -> None:
-        if t > 0:
-            self.container.seek(int(t / self.stream.time_base), stream=self.stream)
-        self.frames = self._decode()
-        self.current = next(self.frames, None)
-        if self.current is None:
-            raise VideoError(f"{self.path.name} has no frames we can decode")
-        self.upcoming = next(self.frames, None)
-        self.serial = 0
-
-    def _decode(self) -> Iterator[tuple[float, av.VideoFrame]]:
-        """Decode packet by packet so a corrupt stretch loses only its own frames."""
-        last = -1.0
-        for packet in self.container.demux(self.stream):
-            try:
-                frames = packet.decode()
-            except av.error.InvalidDataError:
-                log.warning("%s: skipped corrupt data after %.2f s", self.path.name, last)
-                continue
-            for frame in frames:
-                # The clip's own clock, as the pose timestamps use (engine.decode.iter_frames).
-                t = float(frame.time) if frame.time is not None else last + 1e-3
-                last = t
-                yield t, frame
-
-    def at(self, t: float) -> tuple[int, av.VideoFrame]:
-        """(serial, frame): the latest frame with time <= t (the first one before the start).
-
-        The serial changes exactly when the frame does, so a caller can reuse its scaled copy."""
-        if t < self.current[0] - 0.5:
-            self._restart(max(0.0, t - 1.0))
-        while self.upcoming is not None and self.upcoming[0] <= t + 1e-4:
-            self.current, self.upcoming = self.upcoming, next(self.frames, None)
-            self.serial += 1
-        return self.serial, self.current[1]
-
-    def close(self) -> None:
-        self.container.close()
-
-
-def _upright(frame: av.VideoFrame, width: int, height: int, mirror: bool = False) -> np.ndarray:
-    """The frame scaled to (height, width, 3) uint8 RGB after applying its rotation metadata.
-
-    mirror: flip left-right too (OpenCV's flip: numpy's negative-stride copy is ten times slower)."""
-    turns = round((frame.rotation or 0) / 90) % 4
-    size = (height, width) if turns % 2 else (width, height)
-    if frame.format.name == "yuv420p" and frame.width % 2 == 0 and frame.height % 2 == 0:
-        image = _scaled_i420(frame, size)
-    else:
-        image = cv2.resize(frame.to_ndarray(format="rgb24"), size, interpolation=cv2.INTER_LINEAR)
-    if turns:
-        image = np.ascontiguousarray(np.rot90(image, turns))
-    return cv2.flip(image, 1) if mirror else image
-
-
-def _plane(frame: av.VideoFrame, index: int) -> np.ndarray:
-    """(h, w) uint8 view of one plane of a decoded frame (no copy; rows may be padded in memory)."""
-    plane = frame.planes[index]
-    rows = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)
-    return rows[: plane.height, : plane.width]
-
-
-def _scaled_i420(frame: av.VideoFrame, size: tuple[int, int]) -> np.ndarray:
-    """A yuv420p frame scaled to (size[1], size[0], 3) uint8 RGB.
-
-    Scales the planes first and converts colour at the small size: converting the full frame costs more
-    than everything else drawn per frame. (OpenCV is several times faster here than swscale via PyAV.)"""
-    w, h = size
-    w2, h2 = w + w % 2, h + h % 2
-    luma = cv2.resize(_plane(frame, 0), (w2, h2), interpolation=cv2.INTER_LINEAR)
-    u, v = (cv2.resize(_plane(frame, i), (w2 // 2, h2 // 2), interpolation=cv2.INTER_LINEAR) for i in (1, 2))
-    small = np.concatenate([luma.ravel(), u.ravel(), v.ravel()]).reshape(-1, w2)
-    return cv2.cvtColor(small, cv2.COLOR_YUV2RGB_I420)[:h, :w]
-
-
 def poses_at(seq: PoseSequence, times: np.ndarray) -> np.ndarray:
     """The pose at each of `times`, interpolated between the analysed frames.
 
@@ -268,7 +173,7 @@ def _chip(text: str, height: int, fill: palette.Colour, ink: palette.Colour = pa
     f = palette.font(round(height * 0.62))
     left, top, right, bottom = f.getbbox(text)
     pad = round(height * 0.45)
-    chip = Image.new("RGBA", (right - left + 2 * pad, height), (*fill, 0))
+    chip = Image.new("RGBA", (round(right - left) + 2 * pad, height), (*fill, 0))
     draw = ImageDraw.Draw(chip)
     draw.rounded_rectangle((0, 0, chip.width - 1, height - 1), radius=height // 2, fill=(*fill, 235))
     draw.text((pad - left, (height - (bottom - top)) // 2 - top), text, font=f, fill=(*ink, 255))
@@ -307,10 +212,17 @@ class _Annotator:
         track = result.track
         self.aligned = track is not None and int(np.isfinite(track.attempt_times).sum()) >= 2
 
+    @property
+    def track(self) -> MomentTrack:
+        """The comparison's moment track (only used when `aligned`, which says there is one)."""
+        if self.result.track is None:
+            raise RenderError("internal error: no moment track to draw from")
+        return self.result.track
+
     def reference_times(self, t: np.ndarray) -> np.ndarray:
         """(N,) attempt seconds -> (N,) reference seconds along the alignment."""
         if self.aligned:
-            return np.asarray(self.result.track.attempt_to_reference(t), dtype=np.float64)
+            return np.asarray(self.track.attempt_to_reference(t), dtype=np.float64)
         return (t - self.result.offset_s) / (self.result.tempo or 1.0)
 
     def limb_errors(self, ref_t: np.ndarray) -> np.ndarray:
@@ -318,7 +230,7 @@ class _Annotator:
         errors = np.full((len(ref_t), len(LIMBS)), np.nan)
         if not self.aligned:
             return errors
-        track = self.result.track
+        track = self.track
         times = track.ref_times
         idx = np.clip(np.searchsorted(times, ref_t), 1, len(times) - 1)
         idx = np.where(np.abs(times[idx - 1] - ref_t) <= np.abs(times[idx] - ref_t), idx - 1, idx)
@@ -337,7 +249,7 @@ class _Annotator:
         t = (np.arange(layout.width) + 0.5) / layout.width * self.duration_s
         scores = np.full(layout.width, np.nan)
         if self.aligned:
-            track = self.result.track
+            track = self.track
             ok = np.isfinite(track.attempt_times)
             first, last = track.attempt_times[ok].min(), track.attempt_times[ok].max()
             inside = (t >= first) & (t <= last)
@@ -402,8 +314,8 @@ class _Annotator:
         margin = max(4, label_h // 3)
         y0, y1 = layout.panel_y, layout.panel_y + layout.panel_h
 
-        attempt_cursor = _VideoCursor(self.attempt_video)
-        reference_cursor = _VideoCursor(self.reference_video) if self.reference_video else None
+        attempt_cursor = VideoCursor(self.attempt_video)
+        reference_cursor = VideoCursor(self.reference_video) if self.reference_video else None
         try:
             canvas = base.copy()
             ref_cache: tuple[int, np.ndarray] | None = None
@@ -416,10 +328,10 @@ class _Annotator:
                 else:
                     serial, frame = reference_cursor.at(float(ref_times[k]))
                     if ref_cache is None or ref_cache[0] != serial:
-                        ref_cache = (serial, _upright(frame, layout.ref_w, layout.panel_h))
+                        ref_cache = (serial, upright_frame(frame, layout.ref_w, layout.panel_h))
                     ref_panel[:] = ref_cache[1]
                 _, frame = attempt_cursor.at(float(t))
-                att_panel[:] = _upright(frame, layout.att_w, layout.panel_h, self.result.mirrored)
+                att_panel[:] = upright_frame(frame, layout.att_w, layout.panel_h, self.result.mirrored)
 
                 _draw_skeleton(ref_panel, ref_poses[k], ref_scale, ref_bones, thickness)
                 colours = [
@@ -456,20 +368,6 @@ class _Annotator:
         return notes
 
 
-def _probe(path: Path) -> tuple[float, float]:
-    """(duration in seconds, frame rate) of a source clip, from its headers."""
-    with open_container(path) as container:
-        if not container.streams.video:
-            raise VideoError(f"{Path(path).name} has no video stream")
-        stream = container.streams.video[0]
-        # A variable-rate clip averages low across a freeze; its nominal rate is the motion's own.
-        rate = max(float(stream.average_rate or 0), float(stream.guessed_rate or 0)) or 30.0
-        duration = container.duration / av.time_base if container.duration else None
-        if duration is None and stream.duration is not None:
-            duration = float(stream.duration * stream.time_base)
-        return (duration or 0.0), float(rate)
-
-
 def render_clip(
     result: ScoreResult,
     reference: PoseSequence,
@@ -493,7 +391,7 @@ def render_clip(
     for name, seq in (("reference", reference), ("attempt", attempt)):
         if min(seq.frame_size) <= 0:
             raise InputError(f"the {name} pose data has no frame size: cannot place its skeleton")
-    duration, fps = _probe(attempt_video)
+    duration, fps = clip_timing(attempt_video)
     duration = duration or attempt.duration
     annotator = _Annotator(result, reference, attempt, reference_video, attempt_video, duration)
     size = Layout.natural_size(reference.frame_size, attempt.frame_size)

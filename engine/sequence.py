@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.atomic_file import atomic_path
 from engine.errors import KeypointsError
 from engine.skeleton import NUM_JOINTS
 
@@ -53,20 +54,17 @@ class PoseSequence:
 
     def save(self, path: Path) -> None:
         """Write to a compressed `.npz` file (atomically: a crash leaves no partial file)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez_compressed(
-            tmp,
-            times=self.times,
-            keypoints=self.keypoints,
-            present=self.present,
-            frame_size=np.asarray(self.frame_size, dtype=np.int64),
-            backend=np.asarray(self.backend),
-            duration=np.asarray(self.duration, dtype=np.float64),
-            notes=np.asarray(self.notes, dtype=str),
-        )
-        tmp.replace(path)
+        with atomic_path(Path(path)) as tmp, tmp.open("wb") as fh:
+            np.savez_compressed(
+                fh,
+                times=self.times,
+                keypoints=self.keypoints,
+                present=self.present,
+                frame_size=np.asarray(self.frame_size, dtype=np.int64),
+                backend=np.asarray(self.backend),
+                duration=np.asarray(self.duration, dtype=np.float64),
+                notes=np.asarray(self.notes, dtype=str),
+            )
 
     @classmethod
     def load(cls, path: Path) -> PoseSequence:

@@ -59,6 +59,19 @@ class DanceScorer(nn.Module):
         "score_centre",
         "score_width",
     )
+    # The buffers registered below, typed for mypy (torch types module attributes as Tensor | Module).
+    tolerance_deg: torch.Tensor
+    tolerance_power: torch.Tensor
+    limb_mean_power: torch.Tensor
+    motion_deg_per_unit: torch.Tensor
+    tempo_sigma: torch.Tensor
+    drift_sigma_s: torch.Tensor
+    music_lag_sigma_s: torch.Tensor
+    sync_sigma: torch.Tensor
+    timing_share: torch.Tensor
+    score_centre: torch.Tensor
+    score_width: torch.Tensor
+    part_of: torch.Tensor
 
     def __init__(self, params: dict[str, float]) -> None:
         super().__init__()

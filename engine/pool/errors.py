@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import importlib
 import logging
-import math
 import uuid
 from dataclasses import dataclass
 
 from engine.errors import EngineError
+from engine.timecode import describe_duration
 
 logger = logging.getLogger(__name__)
 
@@ -96,20 +96,6 @@ class InternalError(PoolError):
 
     def __reduce__(self):
         return (type(self), (self.reference,))
-
-
-def describe_duration(seconds: float) -> str:
-    """Render a duration for a user: '40 seconds', '3 minutes', '1 hour 5 minutes'."""
-    if not math.isfinite(seconds):
-        return "an unknown time"
-    s = max(0, round(seconds))
-    if s < 60:
-        return f"{s} second{'s' if s != 1 else ''}"
-    m = round(s / 60)
-    if m < 60:
-        return f"{m} minute{'s' if m != 1 else ''}"
-    h, m = divmod(m, 60)
-    return f"{h} hour{'s' if h != 1 else ''}" + (f" {m} minute{'s' if m != 1 else ''}" if m else "")
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from engine.progress import Progress  # a pool calls it on the caller's event loop
+
 if TYPE_CHECKING:
     from engine.result import ScoreResult
 
-Progress = Callable[[str, float], None]
-"""(stage name, fraction 0-1 of that stage); called on the caller's event loop."""
+__all__ = ["OUTCOMES", "EnginePool", "JobReport", "PoolSettings", "PoolStats", "Progress"]
 
 OUTCOMES = ("ok", "rejected", "timeout", "crashed", "cancelled", "internal_error", "refused", "shutdown")
 """Every way a submitted job can end. `rejected`: the engine refused the input (an `EngineError` such as a
@@ -21,8 +22,9 @@ corrupt video); `refused`: admission control turned it away before it was queued
 class PoolSettings:
     """How a pool is shaped. The pool never reads the environment: the bot's configuration builds this.
 
-    workers: worker count; None = one per GPU (times `workers_per_gpu`), or one per CPU core without GPUs.
-    workers_per_gpu: an int for every GPU, or one count per GPU index (e.g. (2, 1) for a big and a small one).
+    workers: worker count; None = one per CPU core (with or without GPUs; see `engine.pool.placement`).
+    workers_per_gpu: None (share the cores among the GPUs), or workers per GPU: an int for every GPU, or one
+        count per GPU index (e.g. (2, 1) for a big and a small one).
     max_queue: jobs that may wait (not counting the running ones) before new ones are refused.
     max_wait_s: a job whose estimated wait to start is longer is refused at once, with the estimate
         (default 14 minutes: Discord allows follow-ups for 15).
@@ -33,7 +35,7 @@ class PoolSettings:
     """
 
     workers: int | None = None
-    workers_per_gpu: int | tuple[int, ...] = 1
+    workers_per_gpu: int | tuple[int, ...] | None = None
     max_queue: int = 200
     max_wait_s: float = 14 * 60
     job_timeout_s: float = 10 * 60

@@ -1,4 +1,13 @@
-"""Where workers run: one per GPU (or as configured per GPU) when there are GPUs, else one per CPU core."""
+"""Where workers run: one per CPU core, GPU or not; on a GPU machine every worker runs its pose networks on a GPU.
+
+Decoding, alignment and rendering are CPU work, so a machine gets as many workers as cores whether it has
+GPUs or not: a GPU can only add speed. On a GPU machine each worker runs the torch pose backend on one of
+the GPUs (round-robin) in its own CUDA context, batching its own clip's frames; the scorer stays on the
+CPU (a few small tensors: 0.08 s there against 0.74 s on a GPU, issue 12). Why not one process per GPU
+batching frames from every worker: a clip's own frames already fill the GPU's batches (see
+docs/benchmarks.md, bench/gpu.py), the GPU time per clip is small next to decoding it, and shipping
+decoded frames between processes would cost more than it saves.
+"""
 
 from __future__ import annotations
 
@@ -48,14 +57,18 @@ def count_gpus() -> int:
 def plan_workers(settings: PoolSettings, *, gpus: int | None = None, cpus: int | None = None) -> list[WorkerPlan]:
     """Decide each worker's device and thread budget.
 
-    With GPUs: `settings.workers_per_gpu` workers on each (an int, or one count per GPU index); an explicit
-    `settings.workers` then caps the total (spread round-robin over the GPUs). Without: `settings.workers`
-    or one per core. CPU threads are shared out evenly, at least one each.
+    Without GPUs: `settings.workers` or one per core, on the CPU. With GPUs: `settings.workers` or one per
+    core (at least one per GPU), spread round-robin over the GPUs; or, when `settings.workers_per_gpu` is
+    given (an int, or one count per GPU index), that many on each, capped by `settings.workers`. CPU
+    threads are shared out evenly, at least one each.
     """
     gpus = count_gpus() if gpus is None else gpus
     cpus = count_cpus() if cpus is None else cpus
-    if gpus > 0:
-        per_gpu = settings.workers_per_gpu
+    per_gpu = settings.workers_per_gpu
+    if gpus > 0 and per_gpu is None:
+        count = settings.workers if settings.workers is not None else max(cpus, gpus)
+        devices = [f"cuda:{k % gpus}" for k in range(count)]
+    elif gpus > 0 and per_gpu is not None:
         counts = [per_gpu] * gpus if isinstance(per_gpu, int) else list(per_gpu)[:gpus]
         counts += [0] * (gpus - len(counts))
         devices = [
@@ -72,9 +85,10 @@ def plan_workers(settings: PoolSettings, *, gpus: int | None = None, cpus: int |
 
 
 def tailor_settings(settings: Any, plan: WorkerPlan) -> Any:
-    """The engine settings for one worker: its device and thread budget, the rest as given."""
-    if not dataclasses.is_dataclass(settings):
+    """The engine settings for one worker: its pose device and thread budget, the rest as given (the
+    scorer keeps its own device: the CPU unless configured)."""
+    if not dataclasses.is_dataclass(settings) or isinstance(settings, type):
         return settings
     names = {f.name for f in dataclasses.fields(settings)}
-    changes = {"device": plan.device, "pose_threads": plan.threads}
+    changes = {"pose_device": plan.device, "pose_threads": plan.threads}
     return dataclasses.replace(settings, **{k: v for k, v in changes.items() if k in names})

@@ -113,14 +113,14 @@ def unpack_job(job: Any, files: Files, folder: Path) -> tuple[Any, dict[str, str
 
     Returns the new job and {output field: the path the caller asked for}.
     """
-    changes = {}
+    changes: dict[str, Any] = {}
     for name, (filename, content) in files.items():
         target = folder / f"{name}-{filename}"
         target.write_bytes(content)
         changes[name] = str(target)
     outputs: dict[str, str] = {}
     options = getattr(job, "options", None)
-    if options is not None and dataclasses.is_dataclass(options):
+    if options is not None and dataclasses.is_dataclass(options) and not isinstance(options, type):
         option_changes = {}
         for name in _OUTPUT_FIELDS:
             wanted = getattr(options, name, None)
@@ -246,8 +246,8 @@ class RayPool(ScheduledPool):
     """`EnginePool` on Ray actors.
 
     address: a cluster to join ("auto", "ray://head:10001"); None starts a local cluster (stopped by close).
-    workers: `settings.workers`, or one per GPU of the cluster (times `workers_per_gpu`, an int here),
-        or one per CPU of the cluster without GPUs.
+    workers: `settings.workers`, or one per `num_cpus_per_worker` CPUs of the cluster; with GPUs each takes
+        an equal share of them (or 1 / `workers_per_gpu` of one, when that is set: an int here).
     transfer: "shared" (paths as they are) or "object_store" (inputs and outputs travel with the job).
     runtime_env: passed to `ray.init` (e.g. env_vars, or a working_dir for code that is not installed).
     """
@@ -294,12 +294,16 @@ class RayPool(ScheduledPool):
         resources = ray.cluster_resources()
         gpus = int(resources.get("GPU", 0))
         per_gpu = self.settings.workers_per_gpu
-        per_gpu = per_gpu if isinstance(per_gpu, int) else max(per_gpu, default=1)
-        if gpus > 0:
+        by_cpus = max(1, int(resources.get("CPU", 1) // self._num_cpus))
+        if gpus > 0 and per_gpu is not None:
+            per_gpu = per_gpu if isinstance(per_gpu, int) else max(per_gpu, default=1)
             count = self.settings.workers or gpus * per_gpu
             num_gpus, device = 1.0 / per_gpu, "cuda:0"  # Ray sets CUDA_VISIBLE_DEVICES for each actor
+        elif gpus > 0:
+            count = self.settings.workers or max(by_cpus, gpus)
+            num_gpus, device = min(1.0, gpus / count), "cuda:0"
         else:
-            count = self.settings.workers or max(1, int(resources.get("CPU", 1) // self._num_cpus))
+            count = self.settings.workers or by_cpus
             num_gpus, device = 0.0, "cpu"
         settings = tailor_settings(self.engine_settings, WorkerPlan(device, max(1, int(self._num_cpus))))
         return [

@@ -235,7 +235,8 @@ class ScheduledPool:
     async def _execute(self, state: _SlotState, entry: _Entry) -> None:
         slot = state.slot
         restart = False
-        outcome, error, result = "ok", None, None
+        outcome, result = "ok", None
+        error: EngineError | None = None
         try:
             async with asyncio.timeout(self.settings.job_timeout_s):
                 result = await slot.run(entry.job, self._guard_progress(entry.progress))

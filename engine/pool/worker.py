@@ -80,13 +80,14 @@ def serve(conn: Connection, runner_path: str, settings: Any, threads: int, log_l
 
 def run_one(conn: Connection, runner: Callable[..., Any], job_id: int, job: Any, settings: Any) -> None:
     """Run one job and send its result or error; progress goes out as it comes, throttled."""
-    last = {"stage": None, "at": 0.0}
+    last_stage: list[str | None] = [None]
+    last_at = [0.0]
 
     def progress(stage: str, fraction: float) -> None:
         now = time.monotonic()
-        if stage == last["stage"] and fraction < 1.0 and now - last["at"] < _PROGRESS_INTERVAL_S:
+        if stage == last_stage[0] and fraction < 1.0 and now - last_at[0] < _PROGRESS_INTERVAL_S:
             return
-        last["stage"], last["at"] = stage, now
+        last_stage[0], last_at[0] = stage, now
         conn.send(("progress", job_id, str(stage), float(fraction)))
 
     try:

@@ -87,3 +87,10 @@ def test_score_breakdown_is_stored_as_plain_json() -> None:
     from bot.core.service import simplify_json
 
     assert simplify_json({"score": np.float32(7.5), "frames": {"n": np.int64(3)}}) == {"score": 7.5, "frames": {"n": 3}}
+
+
+def test_the_pose_backend_is_chosen_in_the_environment() -> None:
+    assert Settings.from_env({}, None).pose_backend == "auto"
+    assert Settings.from_env({"DANCESCORE_POSE_BACKEND": "Torch"}, None).pose_backend == "torch"
+    with pytest.raises(ConfigError, match="DANCESCORE_POSE_BACKEND must be one of auto, mediapipe, torch"):
+        Settings.from_env({"DANCESCORE_POSE_BACKEND": "openpose"}, None)

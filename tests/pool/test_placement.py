@@ -6,16 +6,46 @@ import pickle
 
 import pytest
 
+from engine.api import EngineSettings
 from engine.errors import EngineError, NoDancerError, VideoError
 from engine.pool import PoolSettings, QueueFullError, create_pool, plan_workers
-from engine.pool.errors import InternalError, decode_error, describe_duration, encode_error
+from engine.pool.errors import InternalError, decode_error, encode_error
 from engine.pool.local import describe_exit
+from engine.pool.placement import count_gpus, tailor_settings
+from engine.timecode import describe_duration
 
 
-def test_one_worker_per_gpu_by_default_sharing_the_cpu_threads():
-    plans = plan_workers(PoolSettings(), gpus=2, cpus=16)
-    assert [p.device for p in plans] == ["cuda:0", "cuda:1"]
-    assert {p.threads for p in plans} == {8}
+@pytest.mark.parametrize(("gpus", "cpus"), [(1, 16), (2, 16), (4, 8), (1, 2), (8, 4)])
+def test_a_gpu_machine_gets_at_least_a_worker_per_core_spread_over_its_gpus(gpus, cpus):
+    with_gpus = plan_workers(PoolSettings(), gpus=gpus, cpus=cpus)
+    hidden = plan_workers(PoolSettings(), gpus=0, cpus=cpus)
+    assert len(with_gpus) >= cpus and len(with_gpus) >= len(hidden)  # never fewer workers for having a GPU
+    assert {p.device for p in with_gpus} == {f"cuda:{g}" for g in range(gpus)}
+    per_gpu = [sum(p.device == f"cuda:{g}" for p in with_gpus) for g in range(gpus)]
+    assert max(per_gpu) - min(per_gpu) <= 1
+    assert all(p.threads >= 1 for p in with_gpus) and sum(p.threads for p in with_gpus) <= max(cpus, gpus)
+
+
+def test_each_worker_runs_its_pose_networks_on_its_gpu_and_the_scorer_on_the_cpu():
+    plans = plan_workers(PoolSettings(), gpus=2, cpus=4)
+    tailored = [tailor_settings(EngineSettings(), plan) for plan in plans]
+    assert [s.pose_device for s in tailored] == ["cuda:0", "cuda:1", "cuda:0", "cuda:1"]
+    assert {s.device for s in tailored} == {"cpu"} and {s.pose_threads for s in tailored} == {1}
+    assert tailor_settings(EngineSettings(), plan_workers(PoolSettings(), gpus=0, cpus=2)[0]).pose_device == "cpu"
+
+
+def test_the_gpu_count_comes_from_torch_and_a_broken_driver_means_none(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
+    assert count_gpus() == 3
+
+    def broken() -> int:
+        raise RuntimeError("CUDA driver initialization failed")
+
+    monkeypatch.setattr(torch.cuda, "device_count", broken)
+    assert count_gpus() == 0
 
 
 def test_workers_per_gpu_can_differ_per_gpu_and_are_spread_round_robin():
