@@ -48,6 +48,9 @@ class MonotoneCalibration(nn.Module):
     (NaN) counts as its mean. The output rises monotonically with the index and stays inside 1-10.
     """
 
+    shift: torch.Tensor
+    scale: torch.Tensor
+
     def __init__(self, n_models: int, n_features: int, link_steps: int = 3) -> None:
         super().__init__()
         self.register_buffer("shift", torch.zeros(n_features))
@@ -151,6 +154,7 @@ def fit(
         per_model = (weight * loss).sum(dim=1) / total
         penalty = settings.ridge * (model.direction**2 * free).sum(dim=1) / total
         (per_model + penalty).sum().backward()
+        assert model.direction.grad is not None
         model.direction.grad[:, anchor] = 0.0  # the anchor's weight stays 1
         optimiser.step()
     return model.eval()

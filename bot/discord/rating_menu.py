@@ -50,7 +50,7 @@ class RatingSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=TEMP
     ) -> RatingSelect:
         return cls(int(match["attempt"]))
 
-    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+    async def callback(self, interaction: discord.Interaction) -> None:
         try:
             ratings = ratings_of(cast(DanceScoreBot, interaction.client).services)
             value = int(self.item.values[0])
