@@ -36,6 +36,9 @@ class FitSettings:
     # L2 penalty on the weights of the features other than the anchor (standardised), in squared rating
     # points summed over all the weight of the targets: it fades as ratings accumulate.
     ridge: float = 900.0
+    # The same for the link's shape, drawn towards its start (evenly spread steps): with few ratings one
+    # odd target cannot bend the ends of the scale.
+    link_ridge: float = 100.0
     huber: float = 1.0  # rating points: errors beyond this count linearly (robust to odd targets)
     link_steps: int = 3  # logistic steps in the monotone link
     seed: int = 0
@@ -145,6 +148,7 @@ def fit(
         model.scale.copy_(torch.sqrt(var).clamp_min(1e-6))
         model.direction[:, anchor] = 1.0
     x = model.standardise(features)
+    start = [p.detach().clone() for p in (model.step_at, model.step_slope, model.step_share)]
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
     total = weight.sum(dim=1).clamp_min(1e-9)
     for _ in range(settings.steps):
@@ -153,6 +157,9 @@ def fit(
         loss = nn.functional.huber_loss(pred, target.expand_as(pred), reduction="none", delta=settings.huber)
         per_model = (weight * loss).sum(dim=1) / total
         penalty = settings.ridge * (model.direction**2 * free).sum(dim=1) / total
+        link = (model.step_at, model.step_slope, model.step_share)
+        bend = sum(((p - p0) ** 2).sum(dim=1) for p, p0 in zip(link, start, strict=True))
+        penalty = penalty + settings.link_ridge * bend / total
         (per_model + penalty).sum().backward()
         assert model.direction.grad is not None
         model.direction.grad[:, anchor] = 0.0  # the anchor's weight stays 1

@@ -1,10 +1,12 @@
 """From members' ratings to a calibration: who agrees on what, a cross-validated fit, and whether it is better.
 
-1. **Consensus** (`find_consensus`): the dancer's own ratings are dropped; each rater's weight is capped (a
-   member who rated 200 attempts counts like `rater_cap` ratings, spread over them); each rater's habitual
+1. **Consensus** (`find_consensus`): the dancer's own ratings are dropped; a rater far from everyone else
+   on one dancer (a friend's 10s, a rival's 1s) is left out on that dancer; each rater's weight is capped (a
+   member who rated 200 attempts counts like `rater_cap` ratings, spread over them), and the ratings one
+   rater gives one dancer share their weight (by the square root of their number); each rater's habitual
    offset (always half a point kind, say) is estimated against the others and taken off, shrunk towards 0
-   for raters with few ratings; an attempt's target is the weighted median of its ratings, so one friend's
-   10 or one rival's 1 among several honest ratings barely moves it.
+   for raters with few ratings; an attempt's target is the (interpolated) weighted median of its ratings, so
+   one friend's 10 or one rival's 1 among several honest ratings barely moves it.
 2. **Cross-validation** (`cross_validate`): the rated attempts are split into k folds; k models (each
    blind to one fold) and the final model (on everything) are fitted as one batch; every attempt is then
    predicted by the model that never saw its ratings. The current scorer is measured on the same targets.
@@ -81,8 +83,8 @@ class Consensus:
 class CalibrationPolicy:
     """When a calibration may be written, and how the ratings are combined."""
 
-    min_ratings: int = 50  # ratings from members other than the dancer
-    min_attempts: int = 15  # distinct rated attempts
+    min_ratings: int = 100  # ratings from members other than the dancer
+    min_attempts: int = 30  # distinct rated attempts
     folds: int = 5
     mae_margin: float = 0.05  # held-out MAE must be at least this much lower than the current scorer's
     spearman_slack: float = 0.02  # held-out Spearman may be at most this much lower than the current one's
@@ -128,7 +130,15 @@ def find_consensus(
     per_rater: dict[str, int] = defaultdict(int)
     for r in kept:
         per_rater[r.rater] += 1
+    per_pair: dict[tuple[str, str], int] = defaultdict(int)
+    for r in kept:
+        per_pair[(r.rater, r.dancer)] += 1
     rater_weight = {k: min(1.0, policy.rater_cap / n) for k, n in per_rater.items()}
+
+    def weight_of(r: RatingRow) -> float:
+        """Capped per rater, and shared among the ratings a rater gives one dancer (by the square root)."""
+        return rater_weight[r.rater] / math.sqrt(per_pair[(r.rater, r.dancer)])
+
     by_attempt = _group_by_attempt(kept)
     ids = sorted(by_attempt)
 
@@ -136,7 +146,7 @@ def find_consensus(
         return {
             a: weighted_median(
                 [r.value - offset.get(r.rater, 0.0) for r in by_attempt[a]],
-                [rater_weight[r.rater] for r in by_attempt[a]],
+                [weight_of(r) for r in by_attempt[a]],
             )
             for a in ids
         }
@@ -149,7 +159,7 @@ def find_consensus(
                 gaps[r.rater].append(r.value - first[a])
     offset = {k: float(np.median(g)) * len(g) / (len(g) + policy.bias_shrink) for k, g in gaps.items()}
     target = medians(offset)
-    weight = [sum(rater_weight[r.rater] for r in by_attempt[a]) for a in ids]
+    weight = [sum(weight_of(r) for r in by_attempt[a]) for a in ids]
     return Consensus(
         attempt_ids=ids,
         target=np.clip(np.array([target[a] for a in ids], dtype=np.float64), 1.0, 10.0),
@@ -186,16 +196,14 @@ def _group_by_attempt(rows: Sequence[RatingRow]) -> dict[int, list[RatingRow]]:
 
 
 def weighted_median(values: Sequence[float], weights: Sequence[float]) -> float:
-    """The value with half the weight on either side (the mean of the two middle ones on an exact split)."""
+    """The weighted median, interpolated: each value stands at the middle of its share of the weight, and the
+    median is read at half the weight. With equal weights it is the plain median (the mean of the two middle
+    values for an even count); a value with little weight pulls it only a little, not all the way."""
     order = np.argsort(values, kind="stable")
     v = np.asarray(values, dtype=np.float64)[order]
     w = np.asarray(weights, dtype=np.float64)[order]
-    cumulative = np.cumsum(w)
-    half = cumulative[-1] / 2
-    i = int(np.searchsorted(cumulative, half - 1e-12))
-    if math.isclose(cumulative[i], half, rel_tol=1e-9, abs_tol=1e-12) and i + 1 < len(v):
-        return float((v[i] + v[i + 1]) / 2)
-    return float(v[i])
+    position = (np.cumsum(w) - w / 2) / w.sum()
+    return float(np.interp(0.5, position, v))
 
 
 def feature_matrix(inputs: Sequence[dict[str, float]], names: Sequence[str]) -> np.ndarray:

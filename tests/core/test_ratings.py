@@ -177,7 +177,7 @@ async def test_twenty_ratings_are_not_enough(rated: Rated) -> None:
     await load_world(make_world(20, seed=4), rated.service, HERE, "renegade")
     report, _, saved = await rated.ratings.calibrate(HERE)
     assert saved is None and not report.accepted
-    assert report.reason == "Only 20 ratings from members other than the dancer; a calibration needs at least 50."
+    assert report.reason == "Only 20 ratings from members other than the dancer; a calibration needs at least 100."
     assert not (rated.world.folder / "calibrations").exists()
 
 

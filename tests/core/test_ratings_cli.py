@@ -48,7 +48,7 @@ async def test_calibrate_writes_a_version_only_with_enough_ratings_then_rescore(
         await load_world(make_world(40, seed=5), service, HERE, "renegade")
     status, text = await cli("calibrate", "--community", str(HERE))
     assert status == 1
-    assert "Only 40 ratings from members other than the dancer; a calibration needs at least 50." in text
+    assert "Only 40 ratings from members other than the dancer; a calibration needs at least 100." in text
     assert text.rstrip().endswith("no calibration written")
     assert not (tmp_path / "data" / "calibrations").exists()
 
