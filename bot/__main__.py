@@ -1,5 +1,7 @@
 """`python -m bot`: the same as `dancescore bot`."""
 
-from bot.runner import main
+import sys
 
-raise SystemExit(main())
+from bot.cli import main
+
+raise SystemExit(main(["bot", *sys.argv[1:]]))

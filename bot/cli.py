@@ -8,6 +8,7 @@ import logging
 import sys
 
 from bot import community_cli, ratings_cli, runner
+from bot.logs import configure_logging
 from engine import cli as engine_cli
 from engine.native_stderr import silence_native_stderr
 
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.verbose < 2:
         silence_native_stderr()  # MediaPipe's C++ warnings; -vv shows them
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    configure_logging(level)
     return int(args.func(args) or 0)
 
 

@@ -4,6 +4,7 @@
     dancescore dance list [--community ID]
     dancescore dance remove NAME --community ID
     dancescore leaderboard [--community ID] [--dance NAME] [--period all|season|challenge] [--limit N]
+    dancescore prune [--days N]
 
 `register(subparsers)` adds them; each sets `func(args) -> int` (the exit status) on its parser.
 """
@@ -17,12 +18,13 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from bot.bootstrap import community_service
+from bot.bootstrap import bootstrap, build_pool
 from bot.config import ConfigError, Settings
-from bot.core.errors import CoreError, InvalidInputError
+from bot.core.errors import InvalidInputError
 from bot.core.models import Caller, CommunityRef, Leaderboard, Period
 from bot.core.ports import DanceEngine
 from bot.core.service import CommunityService
+from engine.errors import Refusal
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,6 +55,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     board.add_argument("--limit", type=int, default=10)
     board.set_defaults(func=_entry)
 
+    prune = subparsers.add_parser(
+        "prune", help="delete rendered clips and score cards past their retention (the scores stay)"
+    )
+    prune.add_argument("--days", type=float, help="keep this many days (default: DANCESCORE_RETENTION_DAYS, 30)")
+    prune.set_defaults(func=_entry)
+
 
 def _entry(args: argparse.Namespace) -> int:
     try:
@@ -70,10 +78,15 @@ async def run(
     engine: DanceEngine | None = None,
     out: TextIO | None = None,
 ) -> int:
-    """Run one parsed command; refusals are printed as one line on stderr with exit status 1."""
+    """Run one parsed command; refusals are printed as one line on stderr with exit status 1.
+
+    A reference is analysed in an engine pool of one local worker process, started only if needed.
+    """
     out = out or sys.stdout
+    pool = None if engine is not None else build_pool(settings, backend="local", workers=1)
     try:
-        async with community_service(settings, engine=engine) as service:
+        async with bootstrap(settings, engine=engine, pool=pool) as services:
+            service = services.community
             if getattr(args, "dance_command", None) == "add":
                 await _add(service, args, out)
             elif getattr(args, "dance_command", None) == "list":
@@ -81,9 +94,11 @@ async def run(
             elif getattr(args, "dance_command", None) == "remove":
                 dance = await service.remove_dance(moderator(), CommunityRef.parse(args.community), args.name)
                 print(f"removed “{dance.name}”", file=out)
+            elif args.command == "prune":
+                await _prune(service, args.days if args.days is not None else settings.retention_days, out)
             else:
                 await _leaderboard(service, args, out)
-    except CoreError as exc:
+    except Refusal as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
@@ -139,6 +154,15 @@ async def _leaderboard(service: CommunityService, args: argparse.Namespace, out:
         ref = known[0]
     board = await service.show_leaderboard(ref, args.dance, args.period, limit=args.limit)
     print(format_board(board), file=out)
+
+
+async def _prune(service: CommunityService, days: float | None, out: TextIO) -> None:
+    if days is None:
+        raise InvalidInputError("Retention is off (DANCESCORE_RETENTION_DAYS=off); say how long to keep with --days.")
+    if not days > 0:
+        raise InvalidInputError("--days must be above zero.")
+    deleted = await service.prune_media(days)
+    print(f"deleted {deleted} clip(s) and card(s) older than {days:g} days; the scores stay", file=out)
 
 
 def format_board(board: Leaderboard) -> str:

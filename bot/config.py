@@ -16,6 +16,7 @@ Variables (all optional):
     DANCESCORE_POSE_BACKEND        pose estimator: auto (default: torch on a GPU, else mediapipe), mediapipe, torch
     DANCESCORE_RAY_ADDRESS         the Ray cluster to join (ray://head:10001, or auto); default: a local one
     DANCESCORE_OPS_PORT            port of /healthz and /metrics on 127.0.0.1 (default 9108; off to disable)
+    DANCESCORE_RETENTION_DAYS      days rendered clips and score cards are kept (default 30; off: forever)
 Values already in the environment win over the `.env` file.
 """
 
@@ -73,10 +74,25 @@ class Settings:
     pose_backend: str = "auto"
     ray_address: str | None = None
     ops_port: int | None = 9108
+    retention_days: float | None = 30.0
 
     @property
     def media_dir(self) -> Path:
+        """Reference dances (poses and videos) and the clips and cards rendered for attempts."""
         return self.data_dir / "media"
+
+    @property
+    def work_dir(self) -> Path:
+        """Uploads being scored; nothing in it outlives the process that made it."""
+        return self.data_dir / "work"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    def secrets(self) -> list[str]:
+        """The secret values, for the log's redaction (`bot.logs`)."""
+        return [token.reveal() for token in (self.discord_token, self.telegram_token) if token]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")) -> Settings:
@@ -109,6 +125,7 @@ class Settings:
             pose_backend=_choice(values, "DANCESCORE_POSE_BACKEND", ("auto", "mediapipe", "torch"), "auto"),
             ray_address=values.get("DANCESCORE_RAY_ADDRESS") or None,
             ops_port=_port(values, "DANCESCORE_OPS_PORT", 9108),
+            retention_days=_days_or_off(values, "DANCESCORE_RETENTION_DAYS", 30.0),
         )
 
 
@@ -157,6 +174,13 @@ def _port(values: Mapping[str, str], name: str, default: int) -> int | None:
     if not text.isdigit() or not 0 < int(text) < 65536:
         raise ConfigError(f"{name} must be a port number (1-65535) or off, not “{text}”.")
     return int(text)
+
+
+def _days_or_off(values: Mapping[str, str], name: str, default: float) -> float | None:
+    text = (values.get(name) or "").strip().lower()
+    if text == "off":
+        return None
+    return _number(values, name, default)
 
 
 def _secret(values: Mapping[str, str], name: str) -> SecretStr | None:

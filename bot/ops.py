@@ -1,8 +1,10 @@
 """Operations endpoints of the bot process: `/healthz` and `/metrics` (Prometheus text format).
 
-metrics = PoolMetrics(pool)                 # subscribes to the pool's job reports
-ops = OpsServer(pool, metrics, port=9108)   # bind to 127.0.0.1 unless a scraper elsewhere needs it
+ops = OpsServer(pool, database, port=9108)  # bind to 127.0.0.1 unless a scraper elsewhere needs it
 await ops.start() ... await ops.stop()
+
+`/healthz` answers 200 only while the database answers and at least one engine worker is ready, and says
+which of them is wrong otherwise (503).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from bot.core.errors import StorageError
+from bot.storage.database import Database
 from engine.pool.interface import EnginePool, JobReport
 
 logger = logging.getLogger(__name__)
@@ -114,11 +118,21 @@ class PoolMetrics:
 
 
 class OpsServer:
-    """An aiohttp server with `/healthz` (200 while a worker is ready, else 503) and `/metrics`."""
+    """An aiohttp server with `/healthz` (the database and the engine workers) and `/metrics`.
 
-    def __init__(self, pool: EnginePool, metrics: PoolMetrics, host: str = "127.0.0.1", port: int = 9108) -> None:
+    `pool` is None when the bot runs without one (a fake engine): its checks and metrics are left out.
+    """
+
+    def __init__(
+        self,
+        pool: EnginePool | None,
+        database: Database | None,
+        host: str = "127.0.0.1",
+        port: int = 9108,
+    ) -> None:
         self._pool = pool
-        self._metrics = metrics
+        self._database = database
+        self._metrics = PoolMetrics(pool) if pool is not None else None
         self._host = host
         self._port = port
         self._runner: web.AppRunner | None = None
@@ -131,10 +145,16 @@ class OpsServer:
         return app
 
     async def start(self) -> None:
+        """Serve; raises OSError when the port is taken (the runner says so in one line)."""
         self._runner = web.AppRunner(self.application(), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError:
+            await self._runner.cleanup()
+            self._runner = None
+            raise
         addresses = self._runner.addresses
         self.port = addresses[0][1] if addresses else self._port
         logger.info("ops endpoints on http://%s:%s/healthz and /metrics", self._host, self.port)
@@ -145,18 +165,32 @@ class OpsServer:
             self._runner = None
 
     async def healthz(self, request: web.Request) -> web.Response:
-        stats = self._pool.stats()
-        healthy = stats.accepting and stats.workers_alive > 0
-        body = {
-            "status": "ok" if healthy else ("closing" if not stats.accepting else "no_workers"),
-            "backend": stats.backend,
-            "workers": stats.workers,
-            "workers_alive": stats.workers_alive,
-            "workers_busy": stats.workers_busy,
-            "queue_depth": stats.queue_depth,
-            "estimated_wait_s": round(stats.estimated_wait_s, 1),
-        }
-        return web.json_response(body, status=200 if healthy else 503)
+        problems = []
+        body: dict[str, object] = {}
+        if self._database is not None:
+            try:
+                await self._database.ping()
+                body["database"] = "ok"
+            except StorageError as error:
+                body["database"] = f"unreachable: {error}"
+                problems.append("database_unreachable")
+        if self._pool is not None:
+            stats = self._pool.stats()
+            if not stats.accepting:
+                problems.append("closing")
+            elif stats.workers_alive == 0:
+                problems.append("no_workers")
+            body.update(
+                backend=stats.backend,
+                workers=stats.workers,
+                workers_alive=stats.workers_alive,
+                workers_busy=stats.workers_busy,
+                queue_depth=stats.queue_depth,
+                estimated_wait_s=round(stats.estimated_wait_s, 1),
+            )
+        body = {"status": problems[0] if problems else "ok", **body}
+        return web.json_response(body, status=503 if problems else 200)
 
     async def metrics(self, request: web.Request) -> web.Response:
-        return web.Response(body=self._metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        data = self._metrics.render() if self._metrics is not None else generate_latest(CollectorRegistry())
+        return web.Response(body=data, headers={"Content-Type": CONTENT_TYPE_LATEST})

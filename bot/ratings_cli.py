@@ -15,14 +15,15 @@ import asyncio
 import sys
 from typing import TextIO
 
-from bot.bootstrap import community_service
+from bot.bootstrap import bootstrap, build_pool
 from bot.community_cli import moderator
 from bot.config import ConfigError, Settings
 from bot.core.calibration import CalibrationPolicy
-from bot.core.errors import CoreError
+from bot.core.errors import InvalidInputError
 from bot.core.models import CommunityRef
 from bot.core.ports import DanceEngine
 from bot.rating_replies import describe_calibration, describe_rescore
+from engine.errors import Refusal
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -56,11 +57,13 @@ def _entry(args: argparse.Namespace) -> int:
 async def run(
     args: argparse.Namespace, settings: Settings, *, engine: DanceEngine | None = None, out: TextIO | None = None
 ) -> int:
-    """Run one parsed command; refusals are one line on stderr with exit status 1."""
+    """Run one parsed command; refusals are one line on stderr with exit status 1. Neither command scores a
+    video: the engine pool is never started."""
     out = out or sys.stdout
+    pool = None if engine is not None else build_pool(settings, backend="local", workers=1)
     try:
-        async with community_service(settings, engine=engine) as service:
-            ratings = service.ratings
+        async with bootstrap(settings, engine=engine, pool=pool) as services:
+            ratings = services.community.ratings
             assert ratings is not None
             if args.command == "rescore":
                 outcome = await ratings.rescore(
@@ -77,7 +80,7 @@ async def run(
             if saved is not None:
                 print(f"  file: {ratings.book.folder / saved.version}.json", file=out)
             return 0 if saved is not None else 1
-    except CoreError as exc:
+    except Refusal as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
@@ -90,7 +93,7 @@ def choose_device(name: str) -> str:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise CoreError(f"--device {name}: torch sees no GPU here; use --device cpu.")
+        raise InvalidInputError(f"--device {name}: torch sees no GPU here; use --device cpu.")
     if name == "cpu":
         torch.set_num_threads(1)
     return name

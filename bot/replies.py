@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from bot.core.errors import describe_seconds
-from bot.core.models import Announcement, ChallengeStatus, Leaderboard, LeaderboardEntry, Profile, ScoredAttempt
+from bot.core.models import (
+    Announcement,
+    ChallengeStatus,
+    Leaderboard,
+    LeaderboardEntry,
+    LostJob,
+    Profile,
+    ScoredAttempt,
+)
 
 
 def describe_scored(scored: ScoredAttempt) -> str:
@@ -16,7 +24,9 @@ def describe_scored(scored: ScoredAttempt) -> str:
         f"Form {round(result.form)} · Timing {round(result.timing)}" + (" · mirrored" if result.mirrored else ""),
         parts,
         *(f"• {_sentence(line)}" for line in result.feedback[:3]),
-        f"Rank {scored.standing.rank} of {scored.standing.of} on {scored.standing.board} (all time).",
+        f"Rank {scored.standing.rank} of {scored.standing.of} on {scored.standing.board} (all time)."
+        if scored.saved
+        else "The leaderboard is unavailable right now; your score will be added to it as soon as it is back.",
     ]
     if scored.challenge is not None and scored.challenge_standing is not None:
         lines.append(
@@ -73,6 +83,14 @@ def describe_announcement(announcement: Announcement) -> str:
     winner = announcement.standings[0]
     return "\n".join(
         [head, f"Winner: {winner.display_name} with {winner.score:.1f}.", *_rows(announcement.standings, False)]
+    )
+
+
+def describe_lost_job(job: LostJob) -> str:
+    """What to tell a user whose job died with the bot's process."""
+    return (
+        f"DanceScore restarted while your video for “{job.dance_name}” was being analysed, so it was not "
+        "scored. Please send it again."
     )
 
 

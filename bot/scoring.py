@@ -17,23 +17,26 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from bot.core.errors import TooLargeError
 from bot.core.models import Caller, CommunityRef, ScoredAttempt
 from bot.core.service import CommunityService
-from bot.errors import NotAVideoError, TooBigError
+from bot.errors import NotAVideoError
 from bot.replies import describe_scored
+from engine.progress import Stage
 
 logger = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".webm", ".mkv", ".3gp"}
 GENERIC_MIME_TYPES = {None, "", "application/octet-stream"}
-MB = 1000 * 1000
+MiB = 2**20
 # The engine's stage names, in the words a user sees.
-STAGE_LABELS = {
-    "reference": "analysing the reference",
-    "pose": "analysing",
-    "align": "comparing",
-    "render": "rendering the clip",
+STAGE_LABELS: dict[str, str] = {  # Stage is a str: the names as the engine sends them
+    Stage.REFERENCE: "analysing the reference",
+    Stage.POSE: "analysing",
+    Stage.ALIGN: "comparing",
+    Stage.RENDER: "rendering the clip",
 }
 
 Report = Callable[[str], Awaitable[None]]  # shows a progress line to the user (edits the status message)
@@ -57,17 +60,21 @@ class PlatformLimits:
     platform: str
     download_bytes: int
     upload_bytes: int
-    trim_hint: str = "Trim it to the part with the dance, or record at a lower resolution, and send it again."
+    trim_hint: str = TooLargeError.HINT
     progress_interval_s: float = 2.0  # at most one progress edit per this many seconds (rate limits)
 
 
 @dataclass(frozen=True)
 class ScoreRequest:
+    """One /score: where, who, which dance, the upload; `notice` is where the user watches its progress (a
+    chat message, as plain ids) so that a restarted bot can tell them if the job died with the process."""
+
     where: CommunityRef
     caller: Caller
     dance_name: str
     video: VideoUpload
     limits: PlatformLimits
+    notice: dict[str, Any] | None = None
 
 
 @dataclass
@@ -89,7 +96,8 @@ class ScoringFlow:
         self.progress_interval_s = progress_interval_s
 
     def check_upload(self, video: VideoUpload, limits: PlatformLimits) -> None:
-        """Refuse what can be refused before downloading: not a video, too big for the platform, too long."""
+        """Refuse what can be refused before downloading, from what the platform declares: not a video, too
+        big for the platform to hand over, over our caps (`Limits.check_video`, as for the file itself)."""
         suffix = Path(video.filename).suffix.lower()
         mime = (video.mime_type or "").lower()
         is_video = mime.startswith("video/") or (video.mime_type in GENERIC_MIME_TYPES and suffix in VIDEO_SUFFIXES)
@@ -98,21 +106,8 @@ class ScoringFlow:
                 f"“{video.filename}” isn't a video. Send a recording of your dance (MP4, MOV or WebM)."
             )
         if video.size is not None and video.size > limits.download_bytes:
-            raise TooBigError(
-                f"This video is {math.ceil(video.size / MB)} MB, but {limits.platform.capitalize()} only "
-                f"lets bots download files up to {limits.download_bytes // MB} MB. {limits.trim_hint}"
-            )
-        core = self.service.limits
-        if video.size is not None and video.size > core.max_bytes:
-            raise TooBigError(
-                f"This video is {math.ceil(video.size / MB)} MB; the most I can score is "
-                f"{core.max_bytes // MB} MB. {limits.trim_hint}"
-            )
-        if video.duration_s is not None and video.duration_s > core.max_duration_s:
-            raise TooBigError(
-                f"This video is {round(video.duration_s)} s long; the most I can score is "
-                f"{round(core.max_duration_s)} s. Trim it to the dance and send it again."
-            )
+            raise TooLargeError(video.size, limits.download_bytes, platform=limits.platform, hint=limits.trim_hint)
+        self.service.limits.check_video(video.size, video.duration_s)
 
     @contextlib.asynccontextmanager
     async def score(self, request: ScoreRequest, report: Report) -> AsyncIterator[ScoreReply]:
@@ -127,9 +122,14 @@ class ScoringFlow:
         await report("Downloading your video…")
         try:
             async with self.downloaded(request.video) as attempt:
-                relay.update("analysing", 0.0)
+                relay.update(Stage.POSE, 0.0)
                 scored = await self.service.submit_attempt(
-                    request.caller, request.where, request.dance_name, attempt, progress=relay.update
+                    request.caller,
+                    request.where,
+                    request.dance_name,
+                    attempt,
+                    progress=relay.update,
+                    notice=request.notice,
                 )
                 await relay.close()
                 clip = _existing(scored.result.clip_path)

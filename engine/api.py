@@ -28,7 +28,7 @@ from engine.render import render_clip
 from engine.result import MomentTrack, ScoreResult
 from engine.score import comparison_features, measure, run_scorer
 from engine.sequence import PoseSequence
-from engine.skeleton import PARTS
+from engine.skeleton import LIMB_PART, PARTS
 from models.scorer import DanceScorer, build_scorer
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,25 @@ class ScoreJob:
     reference_video: str | None = None
 
 
+@dataclass(frozen=True)
+class ReferenceJob:
+    """A unit of work for a worker, like `ScoreJob`: analyse a reference video once and store its poses (and
+    music envelope) as `pose_path` (.npz), which the caller keeps. Decoding an uploaded reference is as risky
+    as decoding an attempt, so it runs in the pool's workers too."""
+
+    video: str
+    pose_path: str
+
+
+@dataclass
+class ReferenceResult:
+    """What a `ReferenceJob` returns: where the poses are, the clip's length, wall time per stage."""
+
+    pose_path: str
+    duration_s: float
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
 @dataclass
 class _Source:
     sequence: PoseSequence
@@ -119,7 +138,7 @@ def pose_backend(settings: EngineSettings) -> PoseBackend:
 
 @lru_cache(maxsize=4)
 def _scorer(version: str, device: str) -> DanceScorer:
-    return build_scorer(version, device)
+    return build_scorer(version, device, LIMB_PART, len(PARTS))
 
 
 def warm_up(settings: EngineSettings) -> None:
@@ -333,8 +352,15 @@ def _render(
         result.clip_path = str(clip)
 
 
-def run_job(job: ScoreJob, settings: EngineSettings, progress: Progress | None = None) -> ScoreResult:
-    """Run one scoring job (what a pool worker calls)."""
+def run_job(
+    job: ScoreJob | ReferenceJob, settings: EngineSettings, progress: Progress | None = None
+) -> ScoreResult | ReferenceResult:
+    """Run one job (what a pool worker calls): score an attempt, or analyse a reference."""
+    if isinstance(job, ReferenceJob):
+        t0 = time.perf_counter()
+        report = (lambda _s, f: progress(Stage.REFERENCE, f)) if progress is not None else None
+        poses = save_reference(job.video, settings, Path(job.pose_path), report)
+        return ReferenceResult(job.pose_path, float(poses.duration), {"total": time.perf_counter() - t0})
     return compare(
         job.reference,
         job.attempt,

@@ -56,14 +56,52 @@ class ProgressBar:
             self.stream.flush()
 
 
+def positive(kind: type[float] | type[int]):
+    """An argparse type: a number above zero (`--analysis-fps 0` would analyse nothing)."""
+
+    def parse(text: str) -> float | int:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be above zero, not {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # what argparse names in "invalid ... value"
+    return parse
+
+
+def torch_device(text: str) -> str:
+    """An argparse type: `cpu`, or a CUDA device this install of PyTorch can use."""
+    name = text.strip().lower()
+    if name == "cpu":
+        return name
+    if not (name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit())):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a device: use cpu, cuda or cuda:N")
+    import torch
+
+    if not torch.cuda.is_available():
+        build = "a CPU-only build" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}"
+        raise argparse.ArgumentTypeError(f"{text}: this PyTorch ({build}) sees no CUDA GPU; use --device cpu")
+    index = int(name[5:]) if ":" in name else 0
+    if index >= torch.cuda.device_count():
+        raise argparse.ArgumentTypeError(f"{text}: there are only {torch.cuda.device_count()} CUDA device(s)")
+    return name
+
+
 def add_engine_options(parser: argparse.ArgumentParser) -> None:
     """Options every engine command shares."""
-    parser.add_argument("--analysis-fps", type=float, default=6.0, help="frames analysed per second (default 6)")
-    parser.add_argument("--threads", type=int, default=2, help="segments of a clip analysed in parallel (default 2)")
+    parser.add_argument(
+        "--analysis-fps", type=positive(float), default=6.0, help="frames analysed per second (default 6)"
+    )
+    parser.add_argument(
+        "--threads", type=positive(int), default=2, help="segments of a clip analysed in parallel (default 2)"
+    )
     parser.add_argument("--cache-dir", type=Path, default=Path("data/cache"), help="reference pose cache")
-    parser.add_argument("--max-duration", type=float, default=180.0, help="longest accepted video, seconds")
-    parser.add_argument("--max-mb", type=float, default=200.0, help="largest accepted video file, MiB")
-    parser.add_argument("--device", default="cpu", help="torch device for the scorer (cpu, cuda, cuda:1)")
+    parser.add_argument("--max-duration", type=positive(float), default=180.0, help="longest accepted video, seconds")
+    parser.add_argument("--max-mb", type=positive(float), default=200.0, help="largest accepted video file, MiB")
+    parser.add_argument("--device", type=torch_device, default="cpu", help="torch device (cpu, cuda, cuda:1)")
     parser.add_argument(
         "--pose-backend",
         choices=("auto", "mediapipe", "torch"),
@@ -72,7 +110,10 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
         "float16 on a GPU). Default auto: torch when a GPU is present, else mediapipe (faster on a CPU)",
     )
     parser.add_argument(
-        "--pose-device", default=None, help="torch device of the torch pose backend (default: cuda if present)"
+        "--pose-device",
+        type=torch_device,
+        default=None,
+        help="torch device of the torch pose backend (default: cuda if present)",
     )
 
 
@@ -104,11 +145,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("reference", type=Path, help="reference video, or a directory of OpenPose *_keypoints.json")
     p.add_argument("attempt", type=Path, help="attempt video, or a directory of OpenPose *_keypoints.json")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
-    p.add_argument("--ref-fps", type=float, default=30.0, help="frame rate of an OpenPose reference directory")
-    p.add_argument("--attempt-fps", type=float, default=30.0, help="frame rate of an OpenPose attempt directory")
+    p.add_argument(
+        "--ref-fps", type=positive(float), default=30.0, help="frame rate of an OpenPose reference directory"
+    )
+    p.add_argument(
+        "--attempt-fps", type=positive(float), default=30.0, help="frame rate of an OpenPose attempt directory"
+    )
     p.add_argument("--clip", type=Path, help="write the annotated side-by-side clip (MP4) here")
     p.add_argument("--card", type=Path, help="write the score card (PNG) here")
-    p.add_argument("--budget-mb", type=float, default=8.0, help="size budget of the clip in MiB (default 8)")
+    p.add_argument("--budget-mb", type=positive(float), default=8.0, help="size budget of the clip in MiB (default 8)")
     p.add_argument("--no-mirror", action="store_true", help="do not accept a mirrored performance")
     add_engine_options(p)
     p.set_defaults(func=run_compare)
@@ -116,7 +161,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("extract", help="write OpenPose BODY_25 JSON (one file per frame) from a video")
     p.add_argument("video", type=Path)
     p.add_argument("-o", "--output", type=Path, required=True, help="directory to write into")
-    p.add_argument("--fps", type=float, default=None, help="analyse this many frames per second (default: all)")
+    p.add_argument(
+        "--fps", type=positive(float), default=None, help="analyse this many frames per second (default: all)"
+    )
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     add_engine_options(p)
     p.set_defaults(func=run_extract)

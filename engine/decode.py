@@ -33,18 +33,25 @@ MAX_PROBE_PIXELS = 4096 * 4096
 
 @dataclass(frozen=True)
 class VideoLimits:
-    """What an upload may be. Sizes in bytes, durations in seconds, pixels per frame."""
+    """What an upload may be. Sizes in bytes, durations in seconds, pixels per frame, frames per second.
+
+    A dance needs at least `min_duration_s` of video and `min_fps` frames a second to be scored at all:
+    below that (a single picture, a time-lapse, a slideshow) there is no movement to compare.
+    """
 
     max_bytes: int = 200 * 2**20
     max_duration_s: float = 180.0
     max_pixels: int = 4096 * 4096
+    min_duration_s: float = 1.0
+    min_fps: float = 5.0
 
 
 @dataclass
 class VideoInfo:
     """What `probe` learnt about a video without decoding it.
 
-    width, height: the upright frame in pixels (rotation applied).
+    width, height: the upright frame in square pixels, as it is meant to be seen (rotation applied, and a
+        sample aspect ratio other than 1:1 applied to the width: frames are decoded to this shape).
     rotation: degrees counter-clockwise that must be applied to decoded frames to make them upright.
     duration: seconds, from the container or (when it declares none) from the last packet.
     """
@@ -109,7 +116,8 @@ def probe(path: Path, limits: VideoLimits = VideoLimits()) -> VideoInfo:
     """Check an upload and describe it, without decoding any frame.
 
     Raises VideoError with a specific message for: missing file, zero bytes, too large, not a video
-    (magic bytes), unreadable container, no video stream, too many pixels, too long.
+    (magic bytes), unreadable container, no video stream, too many pixels, too long, too short (a single
+    frame), too few frames a second (a time-lapse or a slideshow).
     """
     path = Path(path)
     if not path.is_file():
@@ -156,7 +164,21 @@ def probe(path: Path, limits: VideoLimits = VideoLimits()) -> VideoInfo:
                 "trim it to the dance",
                 code="too_long",
             )
+        if duration < limits.min_duration_s:
+            raise VideoError(
+                f"that video is only {duration:.1f} s long: send a video of the whole dance", code="too_short"
+            )
         rate = stream.average_rate or stream.guessed_rate or Fraction(30)
+        frames_per_s = stream.frames / duration if stream.frames else float(rate)
+        if frames_per_s < limits.min_fps:
+            raise VideoError(
+                f"that video has only {frames_per_s:.1f} frames a second; a dance needs at least "
+                f"{limits.min_fps:g} (film it as a normal video, not a time-lapse or a slideshow)",
+                code="too_sparse",
+            )
+        aspect = stream.sample_aspect_ratio or cc.sample_aspect_ratio
+        if aspect and aspect > 0 and aspect != 1:  # non-square pixels: the width as it is meant to be seen
+            width = max(2, round(width * aspect / 2) * 2)
         if rotation % 180:
             width, height = height, width
         return VideoInfo(
@@ -236,7 +258,8 @@ def iter_frames(
         `max_side` pixels (None: full size).
     fps: None yields every frame. Corrupt packets are skipped (counted in `report`); decoding goes on.
     threads: FFmpeg decoder threads (0 lets FFmpeg choose; 1 when the caller already decodes segments of the
-        clip in parallel).
+        clip in parallel). Slice threads only: with frame threads, which frames survive a damaged or
+        truncated file depends on the thread count, and so would the score.
     When sampling at half the source's frame rate or less, frames no other frame depends on (B-frames, mostly)
     are not decoded at all: the sampled times stay within two source frames of the grid, for 40% less work.
     """
@@ -246,7 +269,7 @@ def iter_frames(
     out_w, out_h = output_size(info, max_side)
     with open_container(info.path) as container:
         stream = container.streams.video[0]
-        stream.thread_type = "SLICE" if threads == 1 else "AUTO"
+        stream.thread_type = "SLICE"
         stream.codec_context.thread_count = threads
         if fps and fps <= info.fps / 2:
             stream.codec_context.skip_frame = "NONREF"

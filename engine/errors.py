@@ -1,16 +1,21 @@
-"""The engine's error tree. Every error a user can cause carries a message fit to show them."""
+"""The engine's error tree. Every error a user can cause carries a message fit to show them.
+
+`Refusal` is the root that the bots' own refusals (`bot.core.errors.CoreError`) share with the engine's
+errors, so every layer shows any of them the same way: `str(error)` to the user, `.code` to programs.
+"""
 
 from __future__ import annotations
 
 
-class EngineError(Exception):
-    """Base of every error the engine raises on purpose.
+class Refusal(Exception):  # noqa: N818 (a refusal to show the user, not only an error)
+    """A failure fit to show the user as it is: a stable machine-readable `code` and a sentence (`str()`).
 
-    `code` is a stable machine-readable name (used in `--json` output and by the bots);
-    `str(error)` is a sentence fit to show the user as it is.
+    `ours` is True when the failure is on DanceScore's side (busy, crashed, restarting) rather than in what
+    the user sent: such a failure is never counted against the user (rate limit, lock-out).
     """
 
-    code = "engine_error"
+    code = "refused"
+    ours = False
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
@@ -20,6 +25,16 @@ class EngineError(Exception):
     @property
     def message(self) -> str:
         return str(self)
+
+
+class EngineError(Refusal):
+    """Base of every error the engine raises on purpose.
+
+    `code` is a stable machine-readable name (used in `--json` output and by the bots);
+    `str(error)` is a sentence fit to show the user as it is.
+    """
+
+    code = "engine_error"
 
 
 class InputError(EngineError):
@@ -50,3 +65,4 @@ class RenderError(EngineError):
     """The annotated clip or score card could not be produced."""
 
     code = "render_failed"
+    ours = True

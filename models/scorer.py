@@ -6,7 +6,7 @@ has no public set of human-rated dance attempts to fit on, and the student proje
 showed what fitting 190 private videos gives. The behaviour the parameters must produce is pinned by the
 behaviour tests in `tests/engine/test_score_behaviour.py`.
 
-Shapes (B attempts, M reference moments, L limbs of `engine.skeleton.LIMBS`, P body parts):
+Shapes (B attempts, M reference moments, L limbs, P body parts; the caller says which part each limb is in):
     angle_error:  (B, M, L) float32, degrees between the reference's and the attempt's limb direction
     motion_error: (B, M, L) float32, 1/s, |reference limb velocity - attempt limb velocity| (unit vectors)
     limb_weight:  (B, M, L) float32 >= 0, confidence of both limbs x how much the limb moves in the dance
@@ -19,13 +19,12 @@ Shapes (B attempts, M reference moments, L limbs of `engine.skeleton.LIMBS`, P b
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
-
-from engine.skeleton import LIMB_PART, PARTS
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
@@ -73,15 +72,16 @@ class DanceScorer(nn.Module):
     score_width: torch.Tensor
     part_of: torch.Tensor
 
-    def __init__(self, params: dict[str, float]) -> None:
+    def __init__(self, params: dict[str, float], limb_part: Sequence[int], n_parts: int) -> None:
+        """`limb_part[l]`: the index (0 to `n_parts` - 1) of the body part limb `l` belongs to."""
         super().__init__()
         missing = [p for p in self.PARAMETERS if p not in params]
         if missing:
             raise ValueError(f"scorer parameters missing: {missing}")
         for name in self.PARAMETERS:
             self.register_buffer(name, torch.tensor(float(params[name]), dtype=torch.float32))
-        part_of = torch.zeros(len(LIMB_PART), len(PARTS))
-        part_of[torch.arange(len(LIMB_PART)), torch.tensor(LIMB_PART)] = 1.0
+        part_of = torch.zeros(len(limb_part), n_parts)
+        part_of[torch.arange(len(limb_part)), torch.tensor(list(limb_part))] = 1.0
         self.register_buffer("part_of", part_of)  # (L, P) one-hot
 
     def forward(
@@ -137,8 +137,8 @@ def load_params(version: str = "v1") -> dict[str, float]:
     return {name: float(entry["value"]) for name, entry in doc["parameters"].items()}
 
 
-def build_scorer(version: str = "v1", device: str | torch.device = "cpu") -> DanceScorer:
+def build_scorer(version: str, device: str | torch.device, limb_part: Sequence[int], n_parts: int) -> DanceScorer:
     """Build a scorer by version name with its shipped parameters, on a device, in eval mode."""
     if version not in _REGISTRY:
         raise ValueError(f"unknown scorer version {version!r}; known: {sorted(_REGISTRY)}")
-    return DanceScorer(load_params(version)).to(device).eval()
+    return DanceScorer(load_params(version), limb_part, n_parts).to(device).eval()

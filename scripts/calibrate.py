@@ -45,6 +45,7 @@ def main() -> None:
     from engine.native_stderr import silence_native_stderr
     from engine.score import measure, run_scorer
     from engine.sequence import PoseSequence
+    from engine.skeleton import LIMB_PART, PARTS
     from models.scorer import DanceScorer, load_params
     from tests.engine import perturb
 
@@ -78,7 +79,7 @@ def main() -> None:
     rows = []
     for values in itertools.product(*GRID.values()):
         params = {**base, **dict(zip(GRID, values, strict=True))}
-        outputs = run_scorer(DanceScorer(params), [errors for _, errors in measured.values()])
+        outputs = run_scorer(DanceScorer(params, LIMB_PART, len(PARTS)), [errors for _, errors in measured.values()])
         scores = {name: float(o.score) for name, o in zip(measured, outputs, strict=True)}
         same = [scores[n] for n, (k, _) in measured.items() if k == "same"]
         other = [scores[n] for n, (k, _) in measured.items() if k == "different"]

@@ -25,14 +25,12 @@ from PIL import Image, ImageDraw, ImageFont
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.bootstrap import community_service  # noqa: E402
+from bot.bootstrap import bootstrap, engine_settings  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.core.models import Caller, CommunityRef, Limits  # noqa: E402
-from bot.core.ports import LocalEngine  # noqa: E402
-from bot.services import build_services  # noqa: E402
+from bot.core.models import Caller, CommunityRef  # noqa: E402
 from bot.telegram.handlers import build_application  # noqa: E402
-from engine.api import EngineSettings  # noqa: E402
 from engine.palette import font  # noqa: E402
+from engine.pool import InlinePool, PoolSettings  # noqa: E402
 from tests.fakes.telegram_api import CallbackAnswer, FakeTelegramApi, SentMessage  # noqa: E402
 
 CHAT = -100
@@ -44,12 +42,13 @@ BACKGROUND, BUBBLE, INK, NAME, BUTTON, TOAST = "#cfdde9", "#ffffff", "#1c1c1e", 
 
 async def capture(folder: Path) -> tuple[SentMessage, CallbackAnswer]:
     """Run the bot against the fake server; return the result message and the answer to Ben's press."""
-    settings = Settings(data_dir=folder, db_url=f"sqlite+aiosqlite:///{folder / 'db.sqlite'}", limits=Limits())
-    engine = LocalEngine(EngineSettings(cache_dir=folder / "cache"))
-    async with community_service(settings, engine=engine) as core, FakeTelegramApi() as api:
+    settings = Settings(data_dir=folder, db_url=f"sqlite+aiosqlite:///{folder / 'db.sqlite'}")
+    pool = InlinePool(engine_settings(settings), PoolSettings(workers=1))  # the real engine, on a thread
+    async with bootstrap(settings, pool=pool) as services, FakeTelegramApi() as api:
         mod = Caller("cli", "picture", "picture script", is_moderator=True)
-        await core.add_dance(mod, CommunityRef("telegram", str(CHAT)), "squat", ROOT / "tests/data/squat_reference.mp4")
-        application = build_application(TOKEN, api.url, build_services(core, folder / "work"))
+        reference = ROOT / "tests/data/squat_reference.mp4"
+        await services.community.add_dance(mod, CommunityRef("telegram", str(CHAT)), "squat", reference)
+        application = build_application(TOKEN, api.url, services)
         await application.initialize()
         await application.start()
         assert application.updater is not None

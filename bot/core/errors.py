@@ -1,9 +1,15 @@
-"""The community core's error tree. `str(error)` is a sentence fit to show the user as it is."""
+"""The community core's error tree. `str(error)` is a sentence fit to show the user as it is.
+
+`CoreError` shares its root, `engine.errors.Refusal` (a stable code and a sentence), with the engine's
+errors: the bots show either the same way (`bot.errors.explain_failure`).
+"""
 
 from __future__ import annotations
 
+from engine.errors import Refusal
 
-class CoreError(Exception):
+
+class CoreError(Refusal):
     """Base of every refusal the community core makes on purpose.
 
     `code` is a stable machine-readable name (bots, logs); `str(error)` is the user-facing sentence.
@@ -13,10 +19,6 @@ class CoreError(Exception):
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
-
-    @property
-    def message(self) -> str:
-        return str(self)
 
 
 class InvalidInputError(CoreError):
@@ -104,45 +106,47 @@ class TooLongError(CoreError):
         self.duration_s = duration_s
         self.max_duration_s = max_duration_s
         super().__init__(
-            f"The video is {describe_seconds(duration_s)} long; the limit is "
+            f"This video is {describe_seconds(duration_s)} long; the most I can score is "
             f"{describe_seconds(max_duration_s)}. Trim it to the dance and send it again."
         )
 
 
 class TooLargeError(CoreError):
-    """The file is larger than the configured cap."""
+    """The file is larger than the configured cap, or than the chat platform lets a bot download."""
 
     code = "too_large"
+    HINT = "Trim it to the part with the dance, or record at a lower resolution, and send it again."
 
-    def __init__(self, size_bytes: int, max_bytes: int) -> None:
+    def __init__(self, size_bytes: int, max_bytes: int, *, platform: str | None = None, hint: str = HINT) -> None:
         self.size_bytes = size_bytes
         self.max_bytes = max_bytes
-        super().__init__(
-            f"The file is {describe_bytes(size_bytes)}; the limit is {describe_bytes(max_bytes)}. "
-            "Trim it or send it at a lower resolution."
-        )
-
-
-class UnreadableVideoError(CoreError):
-    """The file is not a video the engine can read (or the engine refused it)."""
-
-    code = "bad_video"
-
-
-class AnalysisError(CoreError):
-    """The engine could not score the video; `engine_code` is the engine's own error code."""
-
-    code = "analysis_failed"
-
-    def __init__(self, message: str, engine_code: str = "engine_error") -> None:
-        self.engine_code = engine_code
-        super().__init__(message)
+        if platform:
+            text = (
+                f"This video is {describe_bytes(size_bytes)}, but {platform.capitalize()} only lets bots "
+                f"download files up to {describe_bytes(max_bytes)}."
+            )
+        else:
+            text = f"This video is {describe_bytes(size_bytes)}; the most I can score is {describe_bytes(max_bytes)}."
+        super().__init__(f"{text} {hint}")
 
 
 class ChallengeError(CoreError):
     """A challenge command cannot be done as asked (one already running, none running...)."""
 
     code = "challenge"
+
+
+class StorageError(Exception):
+    """The store cannot be used (bad URL, unreachable server, schema newer than this code). Not a refusal:
+    never the user's doing, so the bots answer it with an apology (`bot.errors`). Messages are for operators."""
+
+    code = "storage"
+
+
+class StorageUnavailableError(StorageError):
+    """The database did not answer (connection refused or lost, timed out): worth trying again later."""
+
+    code = "storage_unavailable"
 
 
 def describe_seconds(seconds: float) -> str:

@@ -6,8 +6,9 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from bot.core.errors import InvalidInputError
+from bot.core.errors import InvalidInputError, TooLargeError, TooLongError
 from engine.result import ScoreResult
 
 
@@ -222,17 +223,48 @@ class ScoredAttempt:
     challenge: Challenge | None = None
     challenge_standing: Standing | None = None
     notes: list[str] = field(default_factory=list)
+    saved: bool = True  # False: the database was unavailable; it waits to be put on the boards
+
+
+@dataclass(frozen=True)
+class JobOwner:
+    """The process that runs a job: its home (host and data directory; one process at a time holds it) and
+    the id of this run of it."""
+
+    home: str
+    run: str
+
+
+@dataclass(frozen=True)
+class LostJob:
+    """A job that died with the process that ran it; `notice` says where its user was shown its progress."""
+
+    id: int
+    community_id: int
+    platform: str
+    user_id: str
+    dance_name: str
+    notice: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
 class Limits:
-    """What the core enforces before any heavy work."""
+    """What every video is held to, in bytes and seconds: the only place these caps are set (the composition
+    root gives the engine the same numbers, and the engine enforces them on the file itself)."""
 
     max_duration_s: float = 180.0
     max_bytes: int = 200 * 2**20
-    rate_limit: int = 10  # videos per user per window (failures count too)
+    rate_limit: int = 10  # videos per user per window (analyses that failed on the video count too)
     rate_window_s: float = 3600.0
     job_lease_s: float = 20 * 60.0  # a running job older than this is treated as dead (crashed process)
+
+    def check_video(self, size_bytes: int | None, duration_s: float | None = None) -> None:
+        """Refuse a video over the caps (TooLargeError, TooLongError) from what is known of it so far: what
+        the chat platform declares before the download, then the file's real size. None: not known."""
+        if size_bytes is not None and size_bytes > self.max_bytes:
+            raise TooLargeError(size_bytes, self.max_bytes)
+        if duration_s is not None and duration_s > self.max_duration_s:
+            raise TooLongError(duration_s, self.max_duration_s)
 
 
 def check_ids(platform: str, identifier: str) -> None:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import shutil
+import time
 import uuid
 from dataclasses import replace
 from datetime import timedelta
@@ -20,25 +21,29 @@ from typing import TYPE_CHECKING, Any
 
 from bot.core.errors import (
     ChallengeError,
+    CoreError,
     DanceExistsError,
     DuplicateAttemptError,
     InvalidInputError,
     NotModeratorError,
-    TooLargeError,
-    TooLongError,
+    StorageError,
+    StorageUnavailableError,
     UnknownDanceError,
     describe_seconds,
 )
 from bot.core.models import (
     Announcement,
+    Attempt,
     Caller,
     Challenge,
     ChallengeStatus,
     Community,
     CommunityRef,
     Dance,
+    JobOwner,
     Leaderboard,
     Limits,
+    LostJob,
     Period,
     Profile,
     ScoredAttempt,
@@ -46,9 +51,11 @@ from bot.core.models import (
     Standing,
 )
 from bot.core.names import clean_name, match_name, normalise_name
+from bot.core.pending import PendingAttempts
 from bot.core.ports import AttemptRecord, Clock, CommunityStore, DanceEngine, NewDance, Progress
 from bot.core.scorers import stored_features
 from bot.core.seasons import ALL_TIME, find_current_season, format_challenge_key, list_season_keys
+from engine.errors import EngineError, Refusal, VideoError
 
 if TYPE_CHECKING:
     from bot.core.ratings import RatingService
@@ -73,10 +80,15 @@ class CommunityService:
         default_season: Season = Season.MONTHLY,
         board_size: int = 10,
         announce_lease_s: float = 300.0,
+        owner: JobOwner | None = None,
+        pending: PendingAttempts | None = None,
+        save_retry_s: float = 60.0,
         ratings: RatingService | None = None,
     ) -> None:
-        """`ratings`: members' ratings and the scorer each community chose (its calibration gives new
-        attempts their score); without it every attempt keeps the engine's own score."""
+        """`owner` is this process (its jobs are recovered after a crash); `pending` keeps scored attempts
+        the database could not take within `save_retry_s` of retries (default: beside the media);
+        `ratings`: members' ratings and the scorer version each community chose (its calibration gives new
+        attempts their score; without it every attempt keeps the engine's own score)."""
         self.store = store
         self.ratings = ratings
         self.engine = engine
@@ -86,6 +98,10 @@ class CommunityService:
         self.default_season = default_season
         self.board_size = board_size
         self.announce_lease_s = announce_lease_s
+        self.owner = owner
+        self.pending = pending or PendingAttempts(self.media_dir / "pending")
+        self.save_retry_s = save_retry_s
+        self._unfinished: dict[int, str] = {}  # failed jobs the database could not be told about yet
 
     # ---- dances -------------------------------------------------------------------------------------------
 
@@ -101,8 +117,9 @@ class CommunityService:
     ) -> Dance:
         """Register a reference dance (moderators only): the video is analysed once and its poses kept.
 
-        Raises NotModeratorError, InvalidInputError (bad name), DanceExistsError, TooLargeError,
-        TooLongError, UnreadableVideoError or AnalysisError. Nothing is stored unless all of it succeeds.
+        Raises NotModeratorError, InvalidInputError (bad name), DanceExistsError, TooLargeError, or the
+        engine's error (`VideoError`: not a video, too long; `NoDancerError`...). Nothing is stored unless all
+        of it succeeds.
         """
         self._require_moderator(caller, "register dances")
         shown = [clean_name(n) for n in (name, *aliases)]
@@ -150,10 +167,17 @@ class CommunityService:
         return await self.store.rename_dance(dance.id, shown, normalise_name(shown))
 
     async def remove_dance(self, caller: Caller, where: CommunityRef, name: str) -> Dance:
-        """Retire a dance (moderators only): it leaves the list and the boards; past attempts stay in /me."""
+        """Retire a dance (moderators only): it leaves the list and the boards; past attempts stay in /me.
+
+        The videos kept for it go too: the reference video and its attempts' clips and cards.
+        """
         self._require_moderator(caller, "remove dances")
         dance = await self.find_dance(where, name)
         await self.store.remove_dance(dance.id, self.clock.now())
+        removed = await self._delete_media(await self.store.list_attempt_media(dance_id=dance.id))
+        if dance.reference_video:
+            Path(dance.reference_video).unlink(missing_ok=True)
+        log.info("dance %r removed in %s with %d clip(s) and card(s)", dance.name, where, removed)
         return dance
 
     async def list_dances(self, where: CommunityRef) -> list[Dance]:
@@ -210,13 +234,19 @@ class CommunityService:
         video: Path,
         *,
         progress: Progress | None = None,
+        notice: dict[str, Any] | None = None,
     ) -> ScoredAttempt:
         """Score a user's attempt at a dance and put it on the boards.
 
-        Every limit is checked before the heavy work, cheapest first: unknown dance, file size, duration
-        (header only), duplicate video (content hash), one running job per user, the rate limit. Raises
-        the matching CoreError; a failure after that (not a video, no dancer) is an UnreadableVideoError
-        or AnalysisError and still counts towards the rate limit.
+        Every limit is checked before the heavy work, cheapest first: unknown dance, file size, duplicate
+        video (content hash), one running job per user, the rate limit; then the engine checks the file
+        itself (not a video, too long: a `VideoError`) before it analyses anything. Raises the matching
+        CoreError or EngineError. Only analyses that failed on the video itself (no dancer) count towards
+        the rate limit as well as scored ones: a refused file does not, nor does a failure on our side.
+
+        A finished analysis is never thrown away: if the database does not answer, recording is retried
+        with backoff, then the attempt waits in `pending` (`saved` is False) until `save_pending` runs.
+        `notice` is where the user sees this job's progress (a chat message), for crash recovery.
         """
         community = await self._community(where)
         dance = await self._resolve(community, dance_name)
@@ -236,6 +266,8 @@ class CommunityService:
             limit=limits.rate_limit,
             window_s=limits.rate_window_s,
             lease_s=limits.job_lease_s,
+            owner=self.owner,
+            notice=notice,
         )
         folder = self.media_dir / "attempts" / str(community.id)
         folder.mkdir(parents=True, exist_ok=True)
@@ -243,35 +275,39 @@ class CommunityService:
         try:
             base = await self.engine.score(dance, video, clip_path=clip_path, card_path=card_path, progress=progress)
             result = await self.ratings.finish_score(community.id, base) if self.ratings else base
-            attempt, challenge, personal_best = await self.store.record_attempt(
-                AttemptRecord(
-                    job_id=job_id,
-                    community_id=community.id,
-                    dance_id=dance.id,
-                    dance_name=dance.name,
-                    caller=caller,
-                    score=float(result.score),
-                    form=float(result.form),
-                    timing=float(result.timing),
-                    parts={k: float(v) for k, v in result.parts.items()},
-                    result=simplify_json(result.to_dict()),
-                    content_hash=content_hash,
-                    clip_path=result.clip_path,
-                    card_path=result.card_path,
-                    submitted_at=submitted_at,
-                    recorded_at=self.clock.now(),
-                    season_keys=list_season_keys(submitted_at),
-                    scorer_version=result.scorer_version,
-                    base_score=float(base.score),
-                    base_version=base.scorer_version,
-                    features=stored_features(base.features),
-                )
+            record = AttemptRecord(
+                job_id=job_id,
+                community_id=community.id,
+                dance_id=dance.id,
+                dance_name=dance.name,
+                caller=caller,
+                score=float(result.score),
+                form=float(result.form),
+                timing=float(result.timing),
+                parts={k: float(v) for k, v in result.parts.items()},
+                result=simplify_json(result.to_dict()),
+                content_hash=content_hash,
+                clip_path=result.clip_path,
+                card_path=result.card_path,
+                submitted_at=submitted_at,
+                recorded_at=self.clock.now(),
+                season_keys=list_season_keys(submitted_at),
+                scorer_version=result.scorer_version,
+                base_score=float(base.score),
+                base_version=base.scorer_version,
+                features=stored_features(base.features),
             )
-        except BaseException:
-            await self.store.finish_job(job_id, "failed", self.clock.now())
+            recorded = await self._record(record)
+        except BaseException as error:
+            await self._finish_job(job_id, job_outcome(error))
             clip_path.unlink(missing_ok=True)
             card_path.unlink(missing_ok=True)
             raise
+        if recorded is None:  # kept in `pending`: the user has the score now, the boards get it later
+            attempt = _unsaved_attempt(record)
+            standing = Standing(dance.name, 0, record.score, 0)
+            return ScoredAttempt(attempt, result, False, standing, notes=list(result.notes), saved=False)
+        attempt, challenge, personal_best = recorded
         standing = await self._find_standing(dance, ALL_TIME, caller)
         challenge_standing = (
             await self._find_standing(dance, format_challenge_key(challenge.id), caller) if challenge else None
@@ -286,6 +322,95 @@ class CommunityService:
             challenge_standing=challenge_standing,
             notes=list(result.notes),
         )
+
+    async def _record(self, record: AttemptRecord) -> tuple[Attempt, Challenge | None, bool] | None:
+        """Record a scored attempt, retrying with backoff while the database does not answer; after
+        `save_retry_s` the record is kept in `pending` and None is returned."""
+        deadline = time.monotonic() + self.save_retry_s
+        delay = 0.25
+        retried = False
+        while True:
+            try:
+                return await self.store.record_attempt(record)
+            except StorageUnavailableError as error:
+                if time.monotonic() + delay > deadline:
+                    path = self.pending.put(record)
+                    log.error(
+                        "attempt of job %d kept in %s: the database is unavailable (%s)", record.job_id, path, error
+                    )
+                    return None
+                log.warning("recording job %d failed (%s); retrying in %.1f s", record.job_id, error, delay)
+            except DuplicateAttemptError:
+                earlier = await self.store.find_attempt(record.dance_id, record.caller, record.content_hash)
+                if not retried or earlier is None:
+                    raise
+                return earlier, None, False  # an earlier try was committed; its answer was lost
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 8.0)
+            retried = True
+
+    async def _finish_job(self, job_id: int, status: str) -> None:
+        """End a job that failed; if the database is down too, `save_pending` ends it once it is back (the
+        user must not wait out the job's lease for our outage)."""
+        try:
+            await self.store.finish_job(job_id, status, self.clock.now())
+            self._unfinished.pop(job_id, None)
+        except StorageError as error:
+            log.error("job %d could not be marked %s yet (%s)", job_id, status, error)
+            self._unfinished[job_id] = status
+
+    async def save_pending(self) -> int:
+        """Record the attempts that waited for the database, and end the failed jobs it could not be told
+        about; returns how many attempts were recorded now."""
+        for job_id, status in list(self._unfinished.items()):
+            await self._finish_job(job_id, status)
+        saved = 0
+        for path, record in self.pending.items():
+            try:
+                await self.store.record_attempt(record)
+            except StorageError as error:
+                log.warning("pending attempts wait: %s", error)
+                break
+            except CoreError as refusal:  # the dance was removed meanwhile, or it was recorded already
+                log.warning("pending attempt of job %s dropped: %s", record.job_id, refusal)
+                if record.job_id is not None:
+                    await self._finish_job(record.job_id, "aborted")
+            path.unlink(missing_ok=True)
+            saved += 1
+        return saved
+
+    # ---- crash recovery and retention ----------------------------------------------------------------
+
+    async def recover_lost_jobs(self) -> list[LostJob]:
+        """End the jobs an earlier process of this home was running when it died (they will never finish),
+        remove what they had rendered, and return them so their users can be told to send the video again.
+        None of them counts against its user."""
+        if self.owner is None:
+            return []
+        lost = await self.store.expire_lost_jobs(self.owner, self.clock.now())
+        for job in lost:
+            folder = self.media_dir / "attempts" / str(job.community_id)
+            for name in (f"{job.id}-clip.mp4", f"{job.id}-card.png"):
+                (folder / name).unlink(missing_ok=True)
+        if lost:
+            log.warning("%d job(s) died with the previous process; their users will be told", len(lost))
+        return lost
+
+    async def prune_media(self, keep_days: float) -> int:
+        """Delete the clips and cards of attempts older than `keep_days` (they hold users' whole videos);
+        the scores stay. Returns how many files were deleted."""
+        before = self.clock.now() - timedelta(days=keep_days)
+        return await self._delete_media(await self.store.list_attempt_media(before=before))
+
+    async def _delete_media(self, media: list[tuple[int, str | None, str | None]]) -> int:
+        deleted = 0
+        for _, *paths in media:
+            for path in paths:
+                if path and Path(path).is_file():
+                    Path(path).unlink()
+                    deleted += 1
+        await self.store.forget_media([attempt_id for attempt_id, _, _ in media])
+        return deleted
 
     # ---- boards -------------------------------------------------------------------------------------------
 
@@ -481,15 +606,12 @@ class CommunityService:
         return dance
 
     async def _check_video(self, video: Path) -> None:
+        """The file's size against the cap (its content is the engine's to check, in the pool)."""
         try:
             size = Path(video).stat().st_size
         except OSError as exc:
             raise InvalidInputError("The video could not be found; send it again.") from exc
-        if size > self.limits.max_bytes:
-            raise TooLargeError(size, self.limits.max_bytes)
-        duration = await self.engine.measure(Path(video))
-        if duration > self.limits.max_duration_s:
-            raise TooLongError(duration, self.limits.max_duration_s)
+        self.limits.check_video(size)
 
     async def _find_standing(self, dance: Dance, period_key: str, caller: Caller) -> Standing:
         found = await self.store.find_dance_standing(dance.id, period_key, caller)
@@ -500,6 +622,41 @@ class CommunityService:
 
     def _describe_time_left(self, challenge: Challenge) -> str:
         return describe_seconds(max(0.0, (challenge.ends_at - self.clock.now()).total_seconds()))
+
+
+def job_outcome(error: BaseException) -> str:
+    """How a job that raised `error` ends: `failed` (the video was analysed and could not be scored: counts
+    towards the rate limit), `refused` (the file or the request was turned away before any analysis) or
+    `aborted` (the failure is ours: busy, crashed, restarting, a bug; never held against the user)."""
+    if not isinstance(error, Refusal) or error.ours:
+        return "aborted"
+    if isinstance(error, EngineError) and not isinstance(error, VideoError):
+        return "failed"
+    return "refused"
+
+
+def _unsaved_attempt(record: AttemptRecord) -> Attempt:
+    """The attempt as it will be recorded (id 0 until then)."""
+    caller = record.caller
+    return Attempt(
+        id=0,
+        community_id=record.community_id,
+        dance_id=record.dance_id,
+        dance_name=record.dance_name,
+        platform=caller.platform,
+        user_id=caller.user_id,
+        display_name=caller.display_name,
+        score=record.score,
+        form=record.form,
+        timing=record.timing,
+        parts=record.parts,
+        submitted_at=record.submitted_at,
+        challenge_id=None,
+        clip_path=record.clip_path,
+        card_path=record.card_path,
+        content_hash=record.content_hash,
+        scorer_version=record.scorer_version or "v1",
+    )
 
 
 def simplify_json(data: dict[str, Any]) -> dict[str, Any]:

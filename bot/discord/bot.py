@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.errors import CoreError
-from bot.errors import GENERIC_FAILURE, describe_failure
-from bot.services import Services
-from engine.errors import EngineError
+from bot.bootstrap import Services
+from bot.discord.cogs.challenges import Challenges
+from bot.discord.cogs.dances import Dances
+from bot.discord.cogs.help import Help
+from bot.discord.cogs.leaderboards import Leaderboards
+from bot.discord.cogs.ratings import Ratings
+from bot.discord.cogs.scoring import Scoring
+from bot.discord.interactions import describe_interaction, reply
+from bot.discord.rating_menu import RatingSelect
+from bot.errors import explain_failure
 
 logger = logging.getLogger(__name__)
 
@@ -28,17 +32,9 @@ class DanceScoreBot(commands.Bot):
         super().__init__(command_prefix=commands.when_mentioned, intents=intents, help_command=None, **options)
         self.services = services
         self.sync_commands = sync_commands
-        self.tree.on_error = self.on_app_command_error
+        self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:
-        from bot.discord.cogs.challenges import Challenges
-        from bot.discord.cogs.dances import Dances
-        from bot.discord.cogs.help import Help
-        from bot.discord.cogs.leaderboards import Leaderboards
-        from bot.discord.cogs.ratings import Ratings
-        from bot.discord.cogs.scoring import Scoring
-        from bot.discord.rating_menu import RatingSelect
-
         shared = self.services
         for cog in (Scoring(shared), Dances(shared), Leaderboards(shared), Challenges(shared), Ratings(shared), Help()):
             await self.add_cog(cog)
@@ -48,33 +44,6 @@ class DanceScoreBot(commands.Bot):
             logger.info("synced %d slash commands", len(synced))
 
     async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
-        """Log first, then show the user a sentence: a refusal's own message, or a generic apology."""
+        """What no cog answered: the one failure policy (a refusal's sentence, or a logged apology)."""
         original = getattr(error, "original", error)
-        message = describe_failure(original)
-        if message == GENERIC_FAILURE:
-            logger.error(
-                "slash command /%s failed",
-                interaction.command and interaction.command.name,
-                exc_info=original,
-            )
-        await reply(interaction, message, ephemeral=True)
-
-
-@contextlib.asynccontextmanager
-async def refusals(interaction: discord.Interaction) -> AsyncIterator[None]:
-    """Answers a refusal (CoreError, EngineError) with its sentence; anything else goes on to on_error."""
-    try:
-        yield
-    except (CoreError, EngineError) as error:
-        await reply(interaction, str(error), ephemeral=True)
-
-
-async def reply(interaction: discord.Interaction, content: str, *, ephemeral: bool = False) -> None:
-    """Answer an interaction whether or not it was deferred (after a defer, the first follow-up edits it)."""
-    try:
-        if interaction.response.is_done():
-            await interaction.edit_original_response(content=content)
-        else:
-            await interaction.response.send_message(content, ephemeral=ephemeral)
-    except discord.HTTPException:
-        logger.warning("could not answer an interaction", exc_info=True)
+        await reply(interaction, explain_failure(original, describe_interaction(interaction)), ephemeral=True)

@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import discord
 
-from bot.core.errors import CoreError
+from bot.bootstrap import Services
 from bot.core.ratings import RATING_VALUES, RatingService
-from bot.discord.bot import DanceScoreBot
-from bot.discord.callers import caller_of, where_of
-from bot.errors import GENERIC_FAILURE
+from bot.discord.interactions import answering, caller_of, where_of
 from bot.rating_replies import describe_rating
-from bot.services import Services
 
 logger = logging.getLogger(__name__)
+
+
+class WithServices(Protocol):
+    """The client (`bot.discord.bot.DanceScoreBot`, which imports this module) as the menu needs it."""
+
+    services: Services
+
 
 CUSTOM_ID = "dancescore:rate:{attempt}"
 TEMPLATE = r"dancescore:rate:(?P<attempt>[0-9]{1,18})"
@@ -51,17 +55,12 @@ class RatingSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=TEMP
         return cls(int(match["attempt"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            ratings = ratings_of(cast(DanceScoreBot, interaction.client).services)
+        """Rate, and tell only the rater; a refusal or a failure is answered by the one failure policy."""
+        async with answering(interaction):
+            ratings = ratings_of(cast(WithServices, interaction.client).services)
             value = int(self.item.values[0])
             receipt = await ratings.rate(caller_of(interaction), where_of(interaction), self.attempt_id, value)
-            text = describe_rating(receipt)
-        except CoreError as error:
-            text = str(error)
-        except Exception:
-            logger.exception("rating attempt %d failed", self.attempt_id)
-            text = GENERIC_FAILURE
-        await interaction.response.send_message(text, ephemeral=True)
+            await interaction.response.send_message(describe_rating(receipt), ephemeral=True)
 
 
 def rating_view(attempt_id: int) -> discord.ui.View:

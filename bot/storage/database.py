@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from bot.storage.errors import StorageError
+from bot.core.errors import StorageError, StorageUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,10 @@ class Database:
             args: dict[str, Any] = {}
             if schema:
                 args["server_settings"] = {"search_path": schema}
-            self._write = create_async_engine(url, echo=echo, connect_args=args, pool_size=10, max_overflow=20)
+            args["timeout"] = 10  # seconds to connect: an unreachable server fails fast
+            self._write = create_async_engine(
+                url, echo=echo, connect_args=args, pool_size=10, max_overflow=20, pool_pre_ping=True
+            )
             self._read = self._write
         else:
             raise StorageError(f"Unsupported database “{self.dialect}”: use sqlite+aiosqlite or postgresql+asyncpg.")
@@ -66,26 +69,46 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        """One write transaction: committed when the block ends, rolled back entirely if it raises."""
-        if self._write_lock is None:
-            async with self._write.begin() as conn:
+        """One write transaction: committed when the block ends, rolled back entirely if it raises.
+
+        Raises StorageUnavailableError when the database does not answer (nothing was written then).
+        """
+        with unavailable_as_storage_error(self):
+            if self._write_lock is None:
+                async with self._write.begin() as conn:
+                    yield conn
+                return
+            async with self._write_lock, self._write.begin() as conn:
                 yield conn
-            return
-        async with self._write_lock, self._write.begin() as conn:
-            yield conn
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """One read-only transaction (a consistent snapshot on both databases)."""
-        async with self._read.begin() as conn:
-            yield conn
+        with unavailable_as_storage_error(self):
+            async with self._read.begin() as conn:
+                yield conn
+
+    async def ping(self, timeout_s: float = 2.0) -> None:
+        """Raise StorageUnavailableError unless the database answers a trivial query within `timeout_s`."""
+        try:
+            async with asyncio.timeout(timeout_s), self.read() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+        except TimeoutError as exc:
+            raise StorageUnavailableError(f"{self.describe()} did not answer within {timeout_s:g} s") from exc
+
+    def describe(self) -> str:
+        """The database for an operator: its URL without the password."""
+        return f"the database at {self.url.render_as_string(hide_password=True)}"
 
     def insert(self, table: sa.Table) -> Any:
         """An INSERT that supports `on_conflict_do_nothing` / `on_conflict_do_update` on this database."""
         return (sqlite.insert if self.dialect == "sqlite" else postgresql.insert)(table)
 
     async def migrate(self) -> None:
-        """Bring the schema to the newest revision (from empty too); safe to run twice or concurrently."""
+        """Bring the schema to the newest revision (from empty too); safe to run twice or concurrently.
+
+        Raises StorageUnavailableError, naming the database, when it cannot be reached.
+        """
         async with self.write() as conn:
             if self.dialect == "postgresql":
                 await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
@@ -101,6 +124,28 @@ class Database:
         await self._write.dispose()
         if self._read is not self._write:
             await self._read.dispose()
+
+
+@contextmanager
+def unavailable_as_storage_error(db: Database) -> Iterator[None]:
+    """Turn "the database did not answer" (refused, lost or timed-out connections, a locked SQLite file) into
+    StorageUnavailableError; other errors (constraint violations, the core's refusals) pass unchanged."""
+    try:
+        yield
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        raise StorageUnavailableError(f"{db.describe()} failed: {_first_line(exc.orig or exc)}") from exc
+    except sa.exc.DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        detail = _first_line(exc.orig or exc)
+        raise StorageUnavailableError(f"{db.describe()} dropped the connection: {detail}") from exc
+    except (OSError, ConnectionError, TimeoutError) as exc:
+        raise StorageUnavailableError(f"{db.describe()} cannot be reached: {_first_line(exc)}") from exc
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]
 
 
 def _sqlite_engine(url: str, begin: str, echo: bool) -> AsyncEngine:

@@ -31,7 +31,9 @@ from bot.core.models import (
     Community,
     CommunityRef,
     Dance,
+    JobOwner,
     LeaderboardEntry,
+    LostJob,
     Season,
     Standing,
 )
@@ -61,6 +63,9 @@ _ATTEMPT_COLUMNS = (
     members.c.display_name,
 )
 _CHALLENGE_COLUMNS = (challenges, dances.c.name.label("dance_name"))
+# Jobs the rate limit counts: running, scored, or analysed and found unscorable. A refused file (`refused`),
+# a failure on our side (`aborted`) and a job lost with its process (`expired`, `lost`) are not charged.
+CHARGED_STATUSES = ("running", "done", "failed")
 
 
 class SqlCommunityStore:
@@ -213,8 +218,13 @@ class SqlCommunityStore:
         limit: int,
         window_s: float,
         lease_s: float,
+        owner: JobOwner | None = None,
+        notice: dict[str, Any] | None = None,
     ) -> int:
-        """Claim the user's single job slot; raises JobRunningError or RateLimitedError."""
+        """Claim the user's single job slot; raises JobRunningError or RateLimitedError.
+
+        `owner` is the process running the job and `notice` where its user sees its progress (recovery).
+        """
         who = (jobs.c.platform == caller.platform) & (jobs.c.user_id == caller.user_id)
         try:
             async with self.db.write() as conn:
@@ -231,7 +241,7 @@ class SqlCommunityStore:
                     (
                         await conn.execute(
                             sa.select(jobs.c.started_at)
-                            .where(who & (jobs.c.started_at > window_start))
+                            .where(who & (jobs.c.started_at > window_start) & jobs.c.status.in_(CHARGED_STATUSES))
                             .order_by(jobs.c.started_at.desc())
                             .limit(limit)
                         )
@@ -253,6 +263,9 @@ class SqlCommunityStore:
                         dance_id=dance_id,
                         status="running",
                         started_at=now,
+                        owner_home=owner.home if owner else None,
+                        owner_run=owner.run if owner else None,
+                        notice=notice,
                     ),
                 )
         except IntegrityError as exc:  # a concurrent claim by the same user won the race
@@ -265,6 +278,27 @@ class SqlCommunityStore:
                 .where((jobs.c.id == job_id) & (jobs.c.status == "running"))
                 .values(status=status, finished_at=now)
             )
+
+    async def expire_lost_jobs(self, owner: JobOwner, now: datetime) -> list[LostJob]:
+        """End, as `lost`, the jobs still running for an earlier process of `owner`'s home: it died with them
+        (only one process at a time has a home). Returns them, with where each user was told."""
+        lost = (jobs.c.status == "running") & (jobs.c.owner_home == owner.home) & (jobs.c.owner_run != owner.run)
+        async with self.db.write() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(jobs, dances.c.name.label("dance_name"))
+                    .join(dances, dances.c.id == jobs.c.dance_id)
+                    .where(lost)
+                    .order_by(jobs.c.id)
+                )
+            ).all()
+            if rows:
+                ids = [r.id for r in rows]
+                await conn.execute(jobs.update().where(jobs.c.id.in_(ids)).values(status="lost", finished_at=now))
+        return [
+            LostJob(r.id, r.community_id, r.platform, r.user_id, r.dance_name, dict(r.notice) if r.notice else None)
+            for r in rows
+        ]
 
     async def count_jobs_running_before(self, dance_id: int, until: datetime, now: datetime, lease_s: float) -> int:
         """How many live jobs for the dance were submitted before `until` (a challenge waits for them)."""
@@ -283,6 +317,33 @@ class SqlCommunityStore:
             ).scalar_one()
 
     # ---- attempts ---------------------------------------------------------------------------------------
+
+    async def list_attempt_media(
+        self, *, before: datetime | None = None, dance_id: int | None = None
+    ) -> list[tuple[int, str | None, str | None]]:
+        """(attempt id, clip path, card path) of attempts that still have a clip or card: submitted before
+        `before`, and/or of one dance."""
+        where = attempts.c.clip_path.is_not(None) | attempts.c.card_path.is_not(None)
+        if before is not None:
+            where &= attempts.c.submitted_at < before
+        if dance_id is not None:
+            where &= attempts.c.dance_id == dance_id
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                sa.select(attempts.c.id, attempts.c.clip_path, attempts.c.card_path)
+                .where(where)
+                .order_by(attempts.c.id)
+            )
+            return [(r.id, r.clip_path, r.card_path) for r in rows]
+
+    async def forget_media(self, attempt_ids: Sequence[int]) -> None:
+        """Record that these attempts' clips and cards are gone (their scores stay)."""
+        if not attempt_ids:
+            return
+        async with self.db.write() as conn:
+            await conn.execute(
+                attempts.update().where(attempts.c.id.in_(list(attempt_ids))).values(clip_path=None, card_path=None)
+            )
 
     async def find_attempt(self, dance_id: int, caller: Caller, content_hash: str) -> Attempt | None:
         async with self.db.read() as conn:

@@ -188,9 +188,14 @@ jobs = sa.Table(
     sa.Column("user_id", sa.String(64), nullable=False),
     sa.Column("community_id", sa.ForeignKey("communities.id", ondelete="CASCADE"), nullable=False),
     sa.Column("dance_id", sa.ForeignKey("dances.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),  # running, done, failed, expired
+    sa.Column("status", sa.String(16), nullable=False),  # running, done, failed, refused, aborted, expired, lost
     sa.Column("started_at", UTCDateTime, nullable=False),
     sa.Column("finished_at", UTCDateTime, nullable=True),
+    # Which process runs it: its home (host and data directory, one process at a time) and its run id, so a
+    # restarted process knows which running jobs died with its predecessor.
+    sa.Column("owner_home", sa.String(512), nullable=True),
+    sa.Column("owner_run", sa.String(32), nullable=True),
+    sa.Column("notice", sa.JSON, nullable=True),  # where the user was told the job runs (a chat message)
     sa.Index(
         "uq_jobs_one_running",
         "platform",
@@ -201,6 +206,7 @@ jobs = sa.Table(
     ),
     sa.Index("ix_jobs_user_time", "platform", "user_id", "started_at"),
     sa.Index("ix_jobs_dance_status", "dance_id", "status"),
+    sa.Index("ix_jobs_owner_status", "owner_home", "status"),
 )
 
 # Outbox: a closed challenge's results, written in the closing transaction, claimed and posted by a bot.

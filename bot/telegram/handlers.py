@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +19,11 @@ from telegram.constants import ChatAction, ChatMemberStatus, ChatType
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, BaseHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
+from bot.bootstrap import Services
 from bot.core.durations import parse_duration
-from bot.core.errors import NotModeratorError
+from bot.core.errors import NotModeratorError, TooLargeError
 from bot.core.models import Attempt, Caller, CommunityRef
-from bot.errors import GENERIC_FAILURE, MissingVideoError, NotAVideoError, TooBigError, describe_failure
+from bot.errors import MissingVideoError, NotAVideoError, explain_failure
 from bot.rating_replies import (
     describe_rating_prompt,
     describe_rating_stats,
@@ -30,16 +31,15 @@ from bot.rating_replies import (
     describe_scorer_status,
 )
 from bot.replies import describe_challenges, describe_leaderboard, describe_profile
-from bot.scoring import MB, PlatformLimits, ScoreRequest, VideoUpload
-from bot.services import RESTART_MESSAGE, Services
+from bot.scoring import MiB, PlatformLimits, ScoreRequest, VideoUpload
 from bot.telegram.ratings import RatingButtons, looks_like_version, rating_keyboard
 
 logger = logging.getLogger(__name__)
 
 LIMITS = PlatformLimits(
     platform="telegram",
-    download_bytes=20 * MB,
-    upload_bytes=50 * MB,
+    download_bytes=20 * MiB,  # getFile's limit (a self-hosted Bot API server has none)
+    upload_bytes=50 * MiB,
     trim_hint="Trim it to the part with the dance (Telegram's editor can do it before sending) or send it "
     "as a video rather than a file, so Telegram compresses it, and try again.",
     progress_interval_s=5.0,  # a group gets about 20 messages a minute, edits included
@@ -72,7 +72,7 @@ MENU = [
     ("me", "Your scores and ranks"),
     ("help", "How to use DanceScore"),
 ]
-Command = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[Any]]
+Command = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, Any]]
 
 
 class TelegramHandlers:
@@ -116,9 +116,7 @@ class TelegramHandlers:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                if describe_failure(error) == GENERIC_FAILURE:
-                    logger.exception("/%s failed", command.__name__)
-                text = describe_failure(error)
+                text = explain_failure(error, f"/{command.__name__} in chat {_message(update).chat_id}")
             await _message(update).reply_text(text)
 
         return answer
@@ -126,6 +124,34 @@ class TelegramHandlers:
     # ------------------------------------------------------------------ text commands
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
         return HELP
+
+    async def rate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+        """`/rate`: how members rated the attempts of this chat (administrators)."""
+        assert self.ratings is not None
+        message = _message(update)
+        caller = await self._moderator_caller(message, context)
+        return describe_rating_stats(await self.ratings.show_rating_stats(caller, _where(message)))
+
+    async def scorer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+        """`/scorer status`, `/scorer use <version>`, `/scorer rescore [version] [dance]` (administrators)."""
+        assert self.ratings is not None
+        message = _message(update)
+        args = list(context.args or [])
+        action = args.pop(0).lower() if args else "status"
+        if action not in {"status", "use", "rescore"} or (action == "use" and len(args) != 1):
+            return SCORER_USAGE
+        caller = await self._moderator_caller(message, context)
+        where = _where(message)
+        if action == "status":
+            return describe_scorer_status(await self.ratings.show_scorer(caller, where))
+        if action == "use":
+            status = await self.ratings.use_scorer(caller, where, args[0])
+            return (
+                f"New attempts here are now scored by {status.version}. To re-score the boards too: "
+                "/scorer rescore\n" + describe_scorer_status(status)
+            )
+        version = args.pop(0) if args and looks_like_version(args[0]) else None
+        return describe_rescore(await self.ratings.rescore(caller, where, version, " ".join(args) or None))
 
     async def dances(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
         dances = await self.core.list_dances(_where(_message(update)))
@@ -191,34 +217,6 @@ class TelegramHandlers:
             added = await self.core.add_dance(caller, _where(message), name, path)
         return f"Added the dance “{added.name}”. Try it: send your video with the caption /score {added.name}"
 
-    async def rate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
-        """`/rate`: how members rated the attempts of this chat (administrators)."""
-        assert self.ratings is not None
-        message = _message(update)
-        caller = await self._moderator_caller(message, context)
-        return describe_rating_stats(await self.ratings.show_rating_stats(caller, _where(message)))
-
-    async def scorer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
-        """`/scorer status`, `/scorer use <version>`, `/scorer rescore [version] [dance]` (administrators)."""
-        assert self.ratings is not None
-        message = _message(update)
-        args = list(context.args or [])
-        action = args.pop(0).lower() if args else "status"
-        if action not in {"status", "use", "rescore"} or (action == "use" and len(args) != 1):
-            return SCORER_USAGE
-        caller = await self._moderator_caller(message, context)
-        where = _where(message)
-        if action == "status":
-            return describe_scorer_status(await self.ratings.show_scorer(caller, where))
-        if action == "use":
-            status = await self.ratings.use_scorer(caller, where, args[0])
-            return (
-                f"New attempts here are now scored by {status.version}. To re-score the boards too: "
-                "/scorer rescore\n" + describe_scorer_status(status)
-            )
-        version = args.pop(0) if args and looks_like_version(args[0]) else None
-        return describe_rescore(await self.ratings.rescore(caller, where, version, " ".join(args) or None))
-
     # ------------------------------------------------------------------ scoring
     async def score_caption(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = _message(update)
@@ -246,23 +244,21 @@ class TelegramHandlers:
                 raise NotAVideoError(
                     "A photo can't be scored: send a video of your dance with the caption /score <dance>."
                 )
-            request = ScoreRequest(
-                _where(command), _caller(command), dance, _upload(_video_of(target), context), LIMITS
-            )
+            notice = {"chat_id": status.chat_id, "message_id": status.message_id}
+            upload = _upload(_video_of(target), context)
+            request = ScoreRequest(_where(command), _caller(command), dance, upload, LIMITS, notice)
             async with self.services.workload.job(), self.services.flow.score(request, report) as reply:
-                await self._show_result(status, reply.text, reply.scored.attempt)
+                await self._show_result(status, reply.text, reply.scored.attempt, saved=reply.scored.saved)
                 await self._send_media(target, reply.clip, reply.card, context)
-        except asyncio.CancelledError:
-            await _quietly(status.edit_text(RESTART_MESSAGE))
-            raise
-        except Exception as error:
-            if describe_failure(error) == GENERIC_FAILURE:
-                logger.exception("scoring failed in chat %s", command.chat_id)
-            await _quietly(status.edit_text(describe_failure(error)))
+        except (asyncio.CancelledError, Exception) as error:
+            await _quietly(status.edit_text(explain_failure(error, f"/score in chat {command.chat_id}")))
+            if isinstance(error, asyncio.CancelledError):
+                raise
 
-    async def _show_result(self, status: Message, text: str, attempt: Attempt) -> None:
-        """The status message becomes the result, with the rating keyboard under it (when ratings are kept)."""
-        if self.ratings is None:
+    async def _show_result(self, status: Message, text: str, attempt: Attempt, *, saved: bool) -> None:
+        """The status message becomes the result, with the rating keyboard under it (when ratings are kept
+        and the attempt is on the boards already)."""
+        if self.ratings is None or not saved:
             await status.edit_text(text)
             return
         prompt = describe_rating_prompt(attempt.scorer_version)
@@ -311,7 +307,6 @@ def build_application(
         build = build.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
     for name, value in builder.items():
         build = getattr(build, name)(value)
-    hide_token(token)  # before build(): the Bot logs its URLs (with the token) as it is made
     application = build.build()
     handlers = TelegramHandlers(services)
     application.add_handlers(handlers.handlers())
@@ -319,35 +314,11 @@ def build_application(
     return application
 
 
-class TokenRedactor(logging.Filter):
-    """Replaces the bot token in log records: httpx logs every request URL, and Telegram's carry the token."""
-
-    def __init__(self, token: str) -> None:
-        super().__init__()
-        self.token = token
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.token in record.getMessage():
-            record.msg = record.getMessage().replace(self.token, "<token>")
-            record.args = None
-        return True
-
-
-def hide_token(token: str) -> None:
-    """Keep `token` out of the logs of python-telegram-bot and of the HTTP library it uses (a filter acts on
-    the logger a record is made on, so every existing logger of those libraries gets one)."""
-    names = [n for n in logging.root.manager.loggerDict if n.split(".")[0] in {"httpx", "httpcore", "telegram"}]
-    for name in names:
-        target = logging.getLogger(name)
-        if not any(isinstance(f, TokenRedactor) and f.token == token for f in target.filters):
-            target.addFilter(TokenRedactor(token))
-
-
 async def log_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log first; then tell the user, if there is one, that something went wrong."""
-    logger.error("unhandled error in a Telegram handler", exc_info=context.error)
+    """What no handler answered: the one failure policy (logged; the user, if any, gets its sentence)."""
+    text = explain_failure(context.error or RuntimeError("unknown"), "a Telegram update")
     if isinstance(update, Update) and update.effective_message is not None:
-        await _quietly(update.effective_message.reply_text(GENERIC_FAILURE))
+        await _quietly(update.effective_message.reply_text(text))
 
 
 # ---------------------------------------------------------------------- plain data from Telegram objects
@@ -381,10 +352,8 @@ def _upload(video: Any, context: ContextTypes.DEFAULT_TYPE) -> VideoUpload:
             file = await context.bot.get_file(video.file_id)
         except BadRequest as error:
             if "too big" in str(error).lower():
-                raise TooBigError(
-                    f"Telegram only lets bots download files up to {LIMITS.download_bytes // MB} MB. "
-                    + LIMITS.trim_hint
-                ) from error
+                size = video.file_size or LIMITS.download_bytes + 1
+                raise TooLargeError(size, LIMITS.download_bytes, platform="telegram", hint=LIMITS.trim_hint) from error
             raise
         await file.download_to_drive(path)
 

@@ -17,10 +17,9 @@ from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, ContextTypes
 
-from bot.core.errors import CoreError
 from bot.core.models import Caller, CommunityRef
-from bot.core.ratings import RATING_VALUES, RatingService
-from bot.errors import GENERIC_FAILURE
+from bot.core.ratings import RATING_VALUES, RatingError, RatingService
+from bot.errors import explain_failure
 from bot.rating_replies import describe_rating
 
 logger = logging.getLogger(__name__)
@@ -52,20 +51,17 @@ class RatingButtons:
         assert match is not None
         message = query.message
         user = query.from_user
-        alert = True
         try:
             if message is None:
-                raise CoreError("This rating button is too old to use; rate the attempt in its chat.")
+                raise RatingError("This rating button is too old to use; rate the attempt in its chat.")
             where = CommunityRef("telegram", str(message.chat.id))
             caller = Caller("telegram", str(user.id), user.full_name)
             member = await self._is_member(message, user.id, context)
             receipt = await self.ratings.rate(caller, where, int(match["attempt"]), int(match["value"]), member=member)
             text, alert = describe_rating(receipt), False
-        except CoreError as error:
-            text = str(error)
-        except TelegramError:
-            logger.warning("could not check who pressed a rating button", exc_info=True)
-            text = GENERIC_FAILURE
+        except Exception as error:  # a refusal's sentence, or the apology (logged): an alert the presser closes
+            place = f"chat {message.chat.id}" if message is not None else "an old message"
+            text, alert = explain_failure(error, f"a rating button in {place}"), True
         try:
             await query.answer(text[:NOTICE_LIMIT], show_alert=alert)
         except TelegramError:

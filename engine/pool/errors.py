@@ -21,6 +21,7 @@ class PoolError(EngineError):
     """Base of the errors the pool itself raises (as opposed to the engine's errors it passes on)."""
 
     code = "pool_error"
+    ours = True  # busy, timed out, crashed, restarting: never the user's doing
 
 
 class QueueFullError(PoolError):

@@ -24,6 +24,7 @@ class ThreadSlot:
 
     def __init__(self, name: str, runner: Runner, settings: Any) -> None:
         self.name = name
+        self.on_lost: Callable[[], None] | None = None  # a thread does not die on its own
         self._runner = runner
         self._settings = settings
 

@@ -15,6 +15,7 @@ import logging
 import multiprocessing
 import signal
 import threading
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -64,6 +65,8 @@ class ProcessSlot:
         self._busy = False  # the worker is (still) running a job, even one nobody waits for any more
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reader: threading.Thread | None = None
+        self._started = False  # the worker has taken the current job (it said "started")
+        self.on_lost: Callable[[], None] | None = None  # called when the worker dies while idle
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -97,17 +100,18 @@ class ProcessSlot:
             raise
 
     async def run(self, job: Any, progress: Progress) -> ScoreResult:
-        if self._conn is None or self._loop is None:
-            raise WorkerLostError("the worker is not running")
+        if self._conn is None or self._loop is None or self._process is None or not self._process.is_alive():
+            raise WorkerLostError("the worker is not running", started=False)
         job_id = next(self._job_ids)
         future: asyncio.Future[ScoreResult] = self._loop.create_future()
         self._current = (job_id, future, progress)
+        self._started = False
         try:
             self._busy = True
             self._conn.send(("run", job_id, job))
             return await future
         except (BrokenPipeError, ConnectionError, EOFError) as e:
-            raise WorkerLostError(f"the pipe to the worker broke: {e}") from e
+            raise WorkerLostError(f"the pipe to the worker broke: {e}", started=self._started) from e
         finally:
             self._current = None
 
@@ -189,7 +193,9 @@ class ProcessSlot:
             return
         if message[1] != job_id or future.done():
             return
-        if kind == "progress":
+        if kind == "started":
+            self._started = True
+        elif kind == "progress":
             progress(message[2], message[3])
         elif kind == "done":
             self._busy = False
@@ -202,11 +208,14 @@ class ProcessSlot:
         if generation != self._generation:
             return
         how = describe_exit(exitcode)
+        logger.warning("worker %s (pid %s) %s", self.name, self.pid, how)
         if self._ready is not None and not self._ready.done():
             self._ready.set_exception(PoolError(f"{self.name} {how} while starting"))
-        if self._current is not None and not self._current[1].done():
-            self._current[1].set_exception(WorkerLostError(f"{self.name} (pid {self.pid}) {how}"))
-        logger.warning("worker %s (pid %s) %s", self.name, self.pid, how)
+        elif self._current is not None and not self._current[1].done():
+            lost = WorkerLostError(f"{self.name} (pid {self.pid}) {how}", started=self._started)
+            self._current[1].set_exception(lost)
+        elif self.on_lost is not None:  # idle: nobody would notice before the next job
+            self.on_lost()
 
 
 def decode_error_from_text(text: str) -> EngineError:

@@ -27,6 +27,7 @@ import os
 import tempfile
 import threading
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +45,9 @@ from engine.result import ScoreResult
 logger = logging.getLogger(__name__)
 
 _POLL_S = 0.5
-_INPUT_FIELDS = ("reference", "attempt", "reference_video")  # ScoreJob paths read by the engine
+_INPUT_FIELDS = ("reference", "attempt", "reference_video", "video")  # ScoreJob, ReferenceJob paths read
 _OUTPUT_FIELDS = ("clip_path", "card_path")  # CompareOptions paths written by the engine
+_JOB_OUTPUT_FIELDS = ("pose_path",)  # ReferenceJob: the poses, and what the engine writes beside them
 
 Files = dict[str, tuple[str, bytes]]  # field -> (file name, content)
 
@@ -119,6 +121,11 @@ def unpack_job(job: Any, files: Files, folder: Path) -> tuple[Any, dict[str, str
         target.write_bytes(content)
         changes[name] = str(target)
     outputs: dict[str, str] = {}
+    for name in _JOB_OUTPUT_FIELDS:
+        wanted = getattr(job, name, None)
+        if wanted is not None:
+            outputs[name] = wanted
+            changes[name] = str(folder / f"{name}-{Path(wanted).name}")
     options = getattr(job, "options", None)
     if options is not None and dataclasses.is_dataclass(options) and not isinstance(options, type):
         option_changes = {}
@@ -136,8 +143,15 @@ def collect_outputs(result: Any, outputs: dict[str, str]) -> Files:
     shipped: Files = {}
     for name, wanted in outputs.items():
         written = getattr(result, name, None)
-        if written is not None and Path(written).is_file():
-            shipped[name] = (wanted, Path(written).read_bytes())
+        if written is None or not Path(written).is_file():
+            continue
+        written = Path(written)
+        shipped[name] = (wanted, written.read_bytes())
+        if name in _JOB_OUTPUT_FIELDS:  # files beside it with the same stem (a pose file's music envelope)
+            for extra in sorted(written.parent.glob(f"{written.stem}.*")):
+                if extra != written:
+                    beside = Path(wanted).with_name(Path(wanted).stem + extra.name[len(written.stem) :])
+                    shipped[f"{name}:{extra.name}"] = (str(beside), extra.read_bytes())
     return shipped
 
 
@@ -146,7 +160,8 @@ def deliver_outputs(result: Any, shipped: Files) -> Any:
     for name, (wanted, content) in shipped.items():
         Path(wanted).parent.mkdir(parents=True, exist_ok=True)
         Path(wanted).write_bytes(content)
-        setattr(result, name, wanted)
+        if ":" not in name:  # "pose_path:<file>" is a file beside an output, not a field
+            setattr(result, name, wanted)
     return result
 
 
@@ -167,6 +182,7 @@ class RaySlot:
     ) -> None:
         self.name = name
         self.pid: int | None = None
+        self.on_lost: Callable[[], None] | None = None  # Ray restarts a dead actor itself (max_restarts)
         self._args = (runner, settings, max(1, int(num_cpus)))
         self._options = {
             "num_gpus": num_gpus,

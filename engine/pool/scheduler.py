@@ -7,11 +7,13 @@ A backend supplies `Slot`s (one per worker: a process, a Ray actor, a thread) an
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import logging
 import time
 import uuid
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -31,16 +33,24 @@ logger = logging.getLogger(__name__)
 
 _EWMA_WEIGHT = 0.2  # weight of the newest job in the running mean of job durations
 _RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+_MAX_REDISPATCH = 2  # a job whose worker died before taking it is tried on another worker this many times
 
 
 class WorkerLostError(Exception):
-    """Raised by `Slot.run` when the worker died under the job (not a user-facing error)."""
+    """Raised by `Slot.run` when the worker died under the job (not a user-facing error). `started` is False
+    when the worker never took the job: it may then run on another worker."""
+
+    def __init__(self, message: str, *, started: bool = True) -> None:
+        super().__init__(message)
+        self.started = started
 
 
 class Slot(Protocol):
-    """One worker as the scheduler sees it."""
+    """One worker as the scheduler sees it. The scheduler sets `on_lost`, which a slot that can tell calls
+    when its worker dies while idle (so it is replaced at once, not found dead by the next job)."""
 
     name: str
+    on_lost: Callable[[], None] | None
 
     async def start(self) -> None:
         """Start the worker; return once it is ready (models loaded); raise `PoolError` if it can't."""
@@ -71,6 +81,7 @@ class _Entry:
     started_at: float | None = None
     task: asyncio.Task[None] | None = None
     shutdown: bool = False  # cancelled by close(drain=False), not by the caller
+    redispatched: int = 0  # times its worker died before taking it
 
 
 @dataclass(eq=False)
@@ -119,6 +130,8 @@ class ScheduledPool:
     async def _start(self) -> None:
         t0 = time.monotonic()
         self._states = [_SlotState(slot) for slot in self._create_slots()]
+        for state in self._states:
+            state.slot.on_lost = functools.partial(self._lost_while_idle, state)
         results = await asyncio.gather(*(s.slot.start() for s in self._states), return_exceptions=True)
         failed = [(s, r) for s, r in zip(self._states, results, strict=True) if isinstance(r, BaseException)]
         for state, result in zip(self._states, results, strict=True):
@@ -246,8 +259,12 @@ class ScheduledPool:
             logger.warning("job on %s passed %.0f s; stopping it", slot.name, self.settings.job_timeout_s)
         except WorkerLostError as lost:
             restart = True
-            outcome, error = "crashed", WorkerCrashError(str(lost))
-            logger.error("worker %s died under a job: %s", slot.name, lost)
+            if not lost.started and entry.redispatched < _MAX_REDISPATCH:
+                outcome = "redispatch"
+                logger.warning("worker %s died before taking a job (%s); it goes to another worker", slot.name, lost)
+            else:
+                outcome, error = "crashed", WorkerCrashError(str(lost))
+                logger.error("worker %s died under a job: %s", slot.name, lost)
         except asyncio.CancelledError:
             restart = True
             outcome = "shutdown" if entry.shutdown else "cancelled"
@@ -270,7 +287,12 @@ class ScheduledPool:
             weight = _EWMA_WEIGHT if self._measured else 1.0  # the first real job replaces the prior
             self._mean_job_s += weight * (ran - self._mean_job_s)
             self._measured = True
-        self._finish(entry, outcome, error, result)
+        if outcome == "redispatch":  # never began: first in line again, as if just submitted
+            entry.redispatched += 1
+            entry.started_at = entry.task = None
+            self._queue.appendleft(entry)
+        else:
+            self._finish(entry, outcome, error, result)
         if restart and (not self._closed or self._queue):  # a draining close still needs its workers
             self._schedule_restart(state)
         self._dispatch()
@@ -305,6 +327,15 @@ class ScheduledPool:
             self._update_idle()
         elif entry.task is not None and not entry.task.done():
             entry.task.cancel()
+
+    def _lost_while_idle(self, state: _SlotState) -> None:
+        """A worker died with no job (killed, out of memory): replace it now, not when a job finds it dead."""
+        if state.entry is not None or not state.ready:
+            return
+        state.ready = False
+        logger.error("worker %s died while idle; starting a new one", state.slot.name)
+        if not self._closed:
+            self._schedule_restart(state)
 
     def _schedule_restart(self, state: _SlotState) -> None:
         if state.restarting is not None and not state.restarting.done():

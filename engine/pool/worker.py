@@ -1,8 +1,9 @@
 """The worker side of the local pool: the loop a spawned process runs.
 
 Messages on the pipe (tuples, parent -> worker): ("run", job_id, job), ("stop",).
-Worker -> parent: ("ready", pid), ("start_failed", ErrorPayload), ("progress", job_id, stage, fraction),
-("done", job_id, ScoreResult), ("failed", job_id, ErrorPayload).
+Worker -> parent: ("ready", pid), ("start_failed", ErrorPayload), ("started", job_id) as soon as a job is
+taken (a worker that dies before saying so never began the job, which may then run on another worker),
+("progress", job_id, stage, fraction), ("done", job_id, result), ("failed", job_id, ErrorPayload).
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def serve(conn: Connection, runner_path: str, settings: Any, threads: int, log_l
         if message[0] == "stop":
             return
         _, job_id, job = message
+        conn.send(("started", job_id))
         run_one(conn, runner, job_id, job, settings)
 
 

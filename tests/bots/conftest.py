@@ -12,17 +12,14 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from bot.bootstrap import Services, bootstrap
+from bot.config import Settings
+from bot.core.clock import ManualClock
 from bot.core.models import Caller, CommunityRef, Limits
-from bot.core.ports import ManualClock
-from bot.core.ratings import RatingService
-from bot.core.scorers import ScorerBook
 from bot.core.service import CommunityService
-from bot.services import Services, build_services
+from bot.gateways.scripted import ScriptedEngine, write_clip
 from bot.storage.database import Database
-from bot.storage.ratings import SqlRatingStore
-from bot.storage.repository import SqlCommunityStore
 from bot.telegram.handlers import build_application
-from tests.fakes.engine import ScriptedClipEngine, write_clip
 from tests.fakes.telegram_api import FakeTelegramApi
 
 TOKEN = "123456:test-token-not-secret"
@@ -40,14 +37,14 @@ class Community:
 
     async def add_dance(self, where: CommunityRef, name: str) -> None:
         reference = self.folder / f"{name}-reference.mp4"
-        write_clip(reference, frames=6)
+        write_clip(reference, frames=16)
         await self.service.add_dance(MOD, where, name, reference)
 
 
 @pytest.fixture
 def video_bytes(tmp_path: Path) -> bytes:
     path = tmp_path / "attempt.mp4"
-    write_clip(path, frames=6)
+    write_clip(path, frames=16)
     return path.read_bytes()
 
 
@@ -59,28 +56,37 @@ async def database(tmp_path: Path) -> AsyncIterator[Database]:
     await db.dispose()
 
 
-def community_on(database: Database, engine: Any, folder: Path) -> Community:
-    clock = ManualClock()
-    ratings = RatingService(SqlRatingStore(database), ScorerBook(folder / "calibrations"), clock)
-    service = CommunityService(
-        SqlCommunityStore(database),
-        engine,
-        clock,
-        media_dir=folder / "media",
-        limits=Limits(rate_limit=50),
-        ratings=ratings,
+def settings_in(folder: Path, **changes: Any) -> Settings:
+    """Settings of a bot whose data lives in `folder` (media, work), with a rate limit tests don't hit."""
+    values: dict[str, Any] = dict(
+        data_dir=folder, db_url=f"sqlite+aiosqlite:///{folder / 'bots.sqlite'}", limits=Limits(rate_limit=50)
     )
-    return Community(service, engine, folder)
+    return Settings(**{**values, **changes})
+
+
+@contextlib.asynccontextmanager
+async def built(
+    database: Database, folder: Path, progress_interval_s: float | None = 0, **fakes: Any
+) -> AsyncIterator[Services]:
+    """The bot's services from the composition root, on `database`, with a manual clock and the given fakes
+    (default: the scripted engine); progress is shown as it comes unless `progress_interval_s` says."""
+    fakes.setdefault("clock", ManualClock())
+    if "pool" not in fakes:
+        fakes.setdefault("engine", ScriptedEngine())
+    settings = settings_in(folder)
+    async with bootstrap(settings, database=database, progress_interval_s=progress_interval_s, **fakes) as services:
+        yield services
+
+
+@pytest_asyncio.fixture
+async def services(database: Database, tmp_path: Path) -> AsyncIterator[Services]:
+    async with built(database, tmp_path) as services:
+        yield services
 
 
 @pytest.fixture
-def community(database: Database, tmp_path: Path) -> Community:
-    return community_on(database, ScriptedClipEngine(), tmp_path)
-
-
-@pytest.fixture
-def services(community: Community, tmp_path: Path) -> Services:
-    return build_services(community.service, tmp_path / "work", progress_interval_s=0)
+def community(services: Services, tmp_path: Path) -> Community:
+    return Community(services.community, services.community.engine, tmp_path)
 
 
 @contextlib.asynccontextmanager

@@ -11,12 +11,13 @@ import re
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
+from bot.bootstrap import engine_settings
 from bot.core.models import CommunityRef
-from bot.core.ports import LocalEngine
 from bot.discord.bot import DanceScoreBot
-from bot.services import build_services
-from tests.bots.conftest import CHAT, MOD, community_on, running_telegram
+from engine.pool import InlinePool, PoolSettings
+from tests.bots.conftest import CHAT, MOD, built, running_telegram, settings_in
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 REFERENCE = DATA / "squat_reference.mp4"
@@ -26,12 +27,9 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 SCORE_LINE = re.compile(r"^squat: (\d+\.\d) / 10")
 
 
-@pytest.fixture
-def real_community(database, tmp_path: Path):
-    from engine.api import EngineSettings
-
-    engine = LocalEngine(EngineSettings(cache_dir=tmp_path / "cache"))
-    return community_on(database, engine, tmp_path)
+def real_engine_pool(folder: Path) -> InlinePool:
+    """The real engine, on the pool's thread backend (this test process does the work)."""
+    return InlinePool(engine_settings(settings_in(folder)), PoolSettings(workers=1))
 
 
 def sent_files_match_engine(folder: Path, sent_names: list[str]) -> None:
@@ -40,32 +38,39 @@ def sent_files_match_engine(folder: Path, sent_names: list[str]) -> None:
     assert sorted(Path(n).suffix for n in sent_names) == rendered
 
 
-async def test_telegram_scores_a_real_clip_with_the_real_engine(real_community, tmp_path: Path):
+async def test_telegram_scores_a_real_clip_with_the_real_engine(database, tmp_path: Path):
     where = CommunityRef("telegram", str(CHAT))
-    await real_community.service.add_dance(MOD, where, "squat", REFERENCE)
-    services = build_services(real_community.service, tmp_path / "work")  # the platform's own pace
-    async with running_telegram(services) as (api, _):
-        await api.send_video(CHAT, api.user(7, "Ana"), ATTEMPT.read_bytes(), caption="/score squat")
-        status = await api.wait_for(lambda m: SCORE_LINE.match(m.body) is not None, timeout=240)
-        assert float(SCORE_LINE.match(status.body).group(1)) >= 8.0  # the same performance, zoomed and shifted
-        assert any(e.startswith("Analysing… ") for e in status.edits)  # real progress from the pose stage
-        await api.wait_for(lambda m: m.method == "sendPhoto", timeout=120)  # the card comes last
-        media = [m for m in api.sent if m.method in {"sendVideo", "sendPhoto"}]
-        assert [m.method for m in media] == ["sendVideo", "sendPhoto"]
-        sent_files_match_engine(tmp_path / "media" / "attempts", [n for m in media for n, _ in m.files.values()])
-    assert list((tmp_path / "work").iterdir()) == []
+    # the platform's own pace of progress edits
+    async with built(database, tmp_path, None, pool=real_engine_pool(tmp_path)) as services:
+        await services.community.add_dance(MOD, where, "squat", REFERENCE)
+        async with running_telegram(services) as (api, _):
+            await api.send_video(CHAT, api.user(7, "Ana"), ATTEMPT.read_bytes(), caption="/score squat")
+            status = await api.wait_for(lambda m: SCORE_LINE.match(m.body) is not None, timeout=240)
+            assert float(SCORE_LINE.match(status.body).group(1)) >= 8.0  # the same performance, zoomed and shifted
+            assert any(e.startswith("Analysing… ") for e in status.edits)  # real progress from the pose stage
+            await api.wait_for(lambda m: m.method == "sendPhoto", timeout=120)  # the card comes last
+            media = [m for m in api.sent if m.method in {"sendVideo", "sendPhoto"}]
+            assert [m.method for m in media] == ["sendVideo", "sendPhoto"]
+            sent_files_match_engine(tmp_path / "media" / "attempts", [n for m in media for n, _ in m.files.values()])
+        assert list((tmp_path / "work").iterdir()) == []
+
+
+@pytest_asyncio.fixture
+async def real_services(database, tmp_path: Path):
+    async with built(database, tmp_path, 0.5, pool=real_engine_pool(tmp_path)) as services:
+        yield services
 
 
 @pytest.fixture
-def simcord_bot(real_community, tmp_path: Path):
-    return DanceScoreBot(build_services(real_community.service, tmp_path / "work", progress_interval_s=0.5))
+def simcord_bot(real_services):
+    return DanceScoreBot(real_services)
 
 
 @pytest.mark.simcord(settle_timeout=240)
-async def test_discord_scores_a_real_clip_with_the_real_engine(simcord_env, real_community, tmp_path: Path):
+async def test_discord_scores_a_real_clip_with_the_real_engine(simcord_env, real_services, tmp_path: Path):
     guild = simcord_env.create_guild()
     channel = guild.create_text_channel("dance-floor")
-    await real_community.service.add_dance(MOD, CommunityRef("discord", str(guild.id)), "squat", REFERENCE)
+    await real_services.community.add_dance(MOD, CommunityRef("discord", str(guild.id)), "squat", REFERENCE)
     ana = guild.add_member(simcord_env.create_user("ana"))
     result = await ana.slash(channel, "score", dance="squat", video=("squat.mp4", ATTEMPT.read_bytes()))
     match = SCORE_LINE.match(result.response.content)

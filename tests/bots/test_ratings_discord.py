@@ -7,9 +7,9 @@ import discord
 import pytest
 from simcord.backend.errors import SetupError
 
+from bot.bootstrap import Services
 from bot.core.models import CommunityRef
 from bot.discord.bot import DanceScoreBot
-from bot.services import Services
 from tests.bots.conftest import Community
 
 pytestmark = pytest.mark.asyncio

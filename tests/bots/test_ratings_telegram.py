@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.bootstrap import Services
 from bot.core.models import CommunityRef
-from bot.services import Services, build_services
 from bot.storage.database import Database
-from tests.bots.conftest import CHAT, Community, TelegramWorld, community_on, polling
+from tests.bots.conftest import CHAT, Community, TelegramWorld, built, polling
 from tests.fakes.telegram_api import FakeTelegramApi, SentMessage
 
 pytestmark = pytest.mark.asyncio
@@ -83,9 +83,9 @@ async def test_rating_buttons_keep_working_after_a_restart(
             await api.send_video(CHAT, api.user(7, "Ana"), video_bytes, caption="/score renegade")
             result = await api.wait_for(lambda m: "/ 10" in m.body and bool(m.buttons))
         # A new process: fresh services on the same database; Telegram still shows the old result's buttons.
-        restarted = build_services(community_on(database, community.engine, tmp_path).service, tmp_path / "work2")
-        async with polling(api, restarted):
-            answer = await api.wait_for_answer(await api.press_button(CHAT, result.message_id, api.user(8, "Ben"), "6"))
+        async with built(database, tmp_path / "restarted") as restarted, polling(api, restarted):
+            press = await api.press_button(CHAT, result.message_id, api.user(8, "Ben"), "6")
+            answer = await api.wait_for_answer(press)
     assert answer.text == "You rated Ana's renegade attempt 6/10."
 
 

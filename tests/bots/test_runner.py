@@ -12,9 +12,10 @@ import signal
 import pytest
 
 from bot import runner
+from bot.bootstrap import Services
 from bot.config import Settings
 from bot.core.models import Caller, CommunityRef
-from bot.services import RESTART_MESSAGE, Services
+from bot.errors import RESTART_MESSAGE
 from tests.bots.conftest import CHAT, TOKEN, Community
 from tests.fakes.telegram_api import FakeTelegramApi
 
@@ -128,16 +129,13 @@ async def test_run_scores_through_the_engine_pool_and_counts_it_in_metrics(tmp_p
 
     import aiohttp
 
-    from bot.bootstrap import community_service
-    from bot.core.ports import LocalEngine
-    from engine.api import EngineSettings
-    from engine.pool import PoolSettings, create_pool
+    from bot.bootstrap import bootstrap, engine_settings
+    from engine.pool import InlinePool, PoolSettings
 
     data = Path(__file__).resolve().parents[1] / "data"
     with socket.socket() as probe:  # a free local port for the ops server
         probe.bind(("127.0.0.1", 0))
         ops_port = probe.getsockname()[1]
-    engine_settings = EngineSettings(cache_dir=tmp_path / "data" / "cache")
     async with FakeTelegramApi() as api:
         settings = Settings(
             data_dir=tmp_path / "data",
@@ -146,10 +144,11 @@ async def test_run_scores_through_the_engine_pool_and_counts_it_in_metrics(tmp_p
             telegram_api_url=api.url,
             ops_port=ops_port,
         )
-        async with community_service(settings, engine=LocalEngine(engine_settings)) as core:
+        threads = InlinePool(engine_settings(settings), PoolSettings(workers=1))
+        async with bootstrap(settings, pool=threads) as services:  # a moderator adds the dance first
             mod = Caller("telegram", "5", "Mo", is_moderator=True)
-            await core.add_dance(mod, HERE, "squat", data / "squat_reference.mp4")
-        pool = create_pool("inline", engine_settings, PoolSettings(workers=1))  # the pool's thread backend
+            await services.community.add_dance(mod, HERE, "squat", data / "squat_reference.mp4")
+        pool = InlinePool(engine_settings(settings), PoolSettings(workers=1))  # the pool's thread backend
         stop = asyncio.Event()
         running = asyncio.create_task(runner.run(settings, pool=pool, stop=stop))
         await api.send_video(CHAT, api.user(7), (data / "squat_zoomed_offset.mp4").read_bytes(), caption="/score squat")

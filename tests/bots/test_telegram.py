@@ -10,8 +10,8 @@ from pathlib import Path
 import av
 import pytest
 
-from bot.core.errors import AnalysisError
 from bot.core.models import Caller, CommunityRef
+from engine.errors import NoDancerError
 from tests.bots.conftest import CHAT, TelegramWorld
 
 pytestmark = pytest.mark.asyncio
@@ -52,9 +52,9 @@ async def test_reply_score_and_animation_are_scored(telegram: TelegramWorld, vid
     await api.send_text(CHAT, api.user(8, "Ben"), "/score renegade", reply_to=video["message_id"])
     await api.wait_for(lambda m: m.body.startswith("renegade: 7.4"))
     other = tmp_path / "other.mp4"
-    from tests.fakes.engine import write_clip
+    from bot.gateways.scripted import write_clip
 
-    write_clip(other, frames=7)  # different bytes: the core refuses the same video twice
+    write_clip(other, frames=17)  # different bytes: the core refuses the same video twice
     await api.send_animation(CHAT, api.user(9, "Cy"), other.read_bytes(), caption="/score@dancescore_test_bot renegade")
     await api.wait_for(lambda m: "Rank 2 of 2" in m.body or "Rank 1 of 2" in m.body)
     assert len(telegram.engine.attempts) == 2
@@ -88,9 +88,9 @@ async def test_photo_and_too_long_video_are_refused_before_download(telegram: Te
     await api.send_photo(CHAT, api.user(7), b"\xff\xd8jpeg", caption="/score renegade")
     await api.wait_for(lambda m: m.body.startswith("A photo can't be scored: send a video of your dance"))
     await api.send_video(CHAT, api.user(7), video_bytes, caption="/score renegade", duration=600)
-    refusal = await api.wait_for(lambda m: "600 s long" in m.body)
+    refusal = await api.wait_for(lambda m: "10 min long" in m.body)
     assert refusal.body == (
-        "This video is 600 s long; the most I can score is 180 s. Trim it to the dance and send it again."
+        "This video is 10 min long; the most I can score is 3 min. Trim it to the dance and send it again."
     )
     assert "getFile" not in api.calls and telegram.engine.attempts == []
 
@@ -119,8 +119,8 @@ async def test_unknown_dance_suggests_close_names(telegram: TelegramWorld, video
 async def test_video_over_20_mb_is_refused_with_how_to_trim(telegram: TelegramWorld, video_bytes: bytes):
     api = telegram.api
     await api.send_video(CHAT, api.user(7), video_bytes, caption="/score renegade", declared_size=34_000_000)
-    refusal = await api.wait_for(lambda m: "20 MB" in m.body)
-    assert "This video is 34 MB, but Telegram only lets bots download files up to 20 MB." in refusal.body
+    refusal = await api.wait_for(lambda m: "20 MiB" in m.body)
+    assert "This video is 32.4 MiB, but Telegram only lets bots download files up to 20 MiB." in refusal.body
     assert "Trim it" in refusal.body
     assert "getFile" not in api.calls
 
@@ -172,7 +172,7 @@ async def test_second_video_while_one_runs_is_refused(telegram: TelegramWorld, v
 
 async def test_engine_refusal_is_shown_and_files_are_removed(telegram: TelegramWorld, video_bytes: bytes):
     api = telegram.api
-    telegram.engine.error = AnalysisError("I couldn't find a dancer in your video. Film your whole body.")
+    telegram.engine.error = NoDancerError("I couldn't find a dancer in your video. Film your whole body.")
     await api.send_video(CHAT, api.user(3), video_bytes, caption="/score renegade")
     await api.wait_for(lambda m: m.body == "I couldn't find a dancer in your video. Film your whole body.")
     assert list(telegram.services.flow.work_dir.iterdir()) == []

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.bootstrap import community_service
+from bot.bootstrap import bootstrap
 from bot.config import Settings
 from bot.core.durations import parse_duration
 from bot.core.errors import ChallengeError, InvalidInputError, NotModeratorError
@@ -93,7 +93,8 @@ async def test_early_end_closes_and_announces(world: World) -> None:
 async def test_challenge_that_ends_while_the_process_is_down(database_factory, tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
     first = World(database_factory(), tmp_path)
-    async with community_service(settings, engine=first.engine, clock=first.clock, database=first.db) as s:
+    async with bootstrap(settings, engine=first.engine, clock=first.clock, database=first.db) as services:
+        s = services.community
         await s.add_dance(MOD, HERE, "renegade", first.video())
         await s.start_challenge(MOD, HERE, "renegade", timedelta(hours=1), channel="#dance")
         await s.submit_attempt(user(1), HERE, "renegade", first.video(score=6.0))
@@ -102,7 +103,8 @@ async def test_challenge_that_ends_while_the_process_is_down(database_factory, t
     first.clock.advance(hours=5)
 
     restarted_db = database_factory()
-    async with community_service(settings, engine=first.engine, clock=first.clock, database=restarted_db) as s:
+    async with bootstrap(settings, engine=first.engine, clock=first.clock, database=restarted_db) as services:
+        s = services.community
         assert await s.show_challenges(HERE) == []  # closed on start
         board = await s.show_leaderboard(HERE, period="challenge")
         assert board.challenge is not None and board.challenge.close_reason == "deadline"
@@ -112,7 +114,8 @@ async def test_challenge_that_ends_while_the_process_is_down(database_factory, t
         assert [e.user_id for e in announcement.standings] == ["u2", "u1"]
         assert await s.confirm_announcement(announcement, "bot-1")
     # another restart finds nothing more to close or to announce
-    async with community_service(settings, engine=first.engine, clock=first.clock, database=database_factory()) as s:
+    async with bootstrap(settings, engine=first.engine, clock=first.clock, database=database_factory()) as services:
+        s = services.community
         assert await s.close_due_challenges() == []
         first.clock.advance(hours=1)
         assert await s.claim_announcements("discord", "bot-2") == []

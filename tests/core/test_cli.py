@@ -10,7 +10,7 @@ import pytest
 
 from bot.community_cli import register, run
 from bot.config import Settings
-from bot.core.ports import ScriptedEngine
+from bot.gateways.scripted import ScriptedEngine, write_clip
 
 pytestmark = pytest.mark.asyncio
 
@@ -50,3 +50,21 @@ async def test_moderator_cli_adds_lists_and_shows_boards(tmp_path: Path, capsys:
     assert status == 1 and "platform:id" in capsys.readouterr().err
     status, text = await cli("dance", "remove", "renegade", "--community", "discord:42")
     assert status == 0 and "removed “Renegade”" in text
+
+
+@pytest.mark.slow
+async def test_the_engine_gets_the_same_limits_as_the_core(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """DANCESCORE_MAX_DURATION_S=300: a 200 s reference is within it for the core and for the engine (which
+    once ran with its own default of 180 s and refused what the core had accepted)."""
+    settings = Settings.from_env(
+        {
+            "DANCESCORE_DATA_DIR": str(tmp_path),
+            "DANCESCORE_MAX_DURATION_S": "300",
+            "DANCESCORE_MAX_MB": "500",
+        },
+        env_file=None,
+    )
+    long_video = write_clip(tmp_path / "long.mp4", frames=200 * 12, size=(32, 32))  # 200 s of nobody
+    status = await run(parse("dance", "add", "Long", str(long_video), "--community", "discord:42"), settings)
+    error = capsys.readouterr().err
+    assert status == 1 and "no person found" in error, error  # analysed by the real engine, not refused

@@ -1,7 +1,7 @@
 """Ratings, calibration and scorer versions through the real community core and database (SQLite and PostgreSQL).
 
 Attempts are scored by the scripted engine; their comparison features come from the scripted "video"
-(`feature.<name>=<value>`), so calibration learns from stored features exactly as with the real engine.
+(`feature.<name>=<value>`), so calibration learns from stored features as it does with the real engine.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from bot.core.ratings import NotInCommunityError, RatingService
 from bot.core.scorers import ScorerBook, UnknownScorerError
 from bot.core.service import CommunityService
 from bot.storage.ratings import SqlRatingStore
-from tests.fakes.engine import FeatureEngine
 from tests.fakes.raters import load_world, make_world
 
 from .world import ELSEWHERE, HERE, MOD, World, user
@@ -36,7 +35,7 @@ class Rated:
         self.ratings = RatingService(SqlRatingStore(world.db), self.book, world.clock)
         self.service = CommunityService(
             world.store,
-            FeatureEngine(world.engine),
+            world.engine,
             world.clock,
             media_dir=world.folder / "media",
             limits=Limits(rate_limit=10_000),

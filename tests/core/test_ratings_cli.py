@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.bootstrap import community_service
+from bot.bootstrap import bootstrap
 from bot.cli import build_parser
 from bot.config import Settings
 from bot.core.models import Caller, CommunityRef, Limits
+from bot.gateways.scripted import ScriptedEngine
 from bot.ratings_cli import run
-from tests.fakes.engine import FeatureEngine
 from tests.fakes.raters import load_world, make_world
 
 pytestmark = pytest.mark.asyncio
@@ -34,7 +34,7 @@ async def test_calibrate_writes_a_version_only_with_enough_ratings_then_rescore(
         db_url=f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
         limits=Limits(rate_limit=10_000),
     )
-    engine = FeatureEngine()
+    engine = ScriptedEngine()
     reference = tmp_path / "reference.txt"
     reference.write_text("duration=10\n")
 
@@ -43,17 +43,17 @@ async def test_calibrate_writes_a_version_only_with_enough_ratings_then_rescore(
         status = await run(parse(*argv), settings, engine=engine, out=out)
         return status, out.getvalue()
 
-    async with community_service(settings, engine=engine) as service:
-        await service.add_dance(MOD, HERE, "renegade", reference)
-        await load_world(make_world(40, seed=5), service, HERE, "renegade")
+    async with bootstrap(settings, engine=engine) as services:
+        await services.community.add_dance(MOD, HERE, "renegade", reference)
+        await load_world(make_world(40, seed=5), services.community, HERE, "renegade")
     status, text = await cli("calibrate", "--community", str(HERE))
     assert status == 1
     assert "Only 40 ratings from members other than the dancer; a calibration needs at least 100." in text
     assert text.rstrip().endswith("no calibration written")
     assert not (tmp_path / "data" / "calibrations").exists()
 
-    async with community_service(settings, engine=engine) as service:
-        await load_world(make_world(300, seed=0), service, HERE, "renegade")
+    async with bootstrap(settings, engine=engine) as services:
+        await load_world(make_world(300, seed=0), services.community, HERE, "renegade")
     status, text = await cli("calibrate")
     assert status == 0, text
     lines = text.splitlines()

@@ -1,4 +1,5 @@
-"""The community core on the real engine (`engine.api` through `LocalEngine`) with the cc-by squat clip.
+"""The community core on the real engine (`engine.api` through the engine gateway, on the pool's thread
+backend) with the cc-by squat clip.
 
 tests/data/squat_*.mp4: "Squat - exercise demonstration video" by FitnessScape, CC BY 3.0 (see
 tests/data/ATTRIBUTION.md).
@@ -10,13 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.errors import UnreadableVideoError
+from bot.bootstrap import bootstrap, engine_settings
+from bot.config import Settings
 from bot.core.models import Limits
-from bot.core.ports import LocalEngine, SystemClock
-from bot.core.service import CommunityService
-from bot.storage.database import Database
-from bot.storage.repository import SqlCommunityStore
-from engine.api import EngineSettings
+from engine.errors import VideoError
+from engine.pool import InlinePool, PoolSettings
 from engine.sequence import PoseSequence
 
 from .world import HERE, MOD, user
@@ -27,14 +26,13 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 
 
 async def test_dance_registered_and_scored_with_the_real_engine(tmp_path: Path) -> None:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'real.db'}")
-    await db.migrate()
-    engine = LocalEngine(EngineSettings(cache_dir=tmp_path / "cache", pose_threads=2))
-    service = CommunityService(
-        SqlCommunityStore(db), engine, SystemClock(), media_dir=tmp_path / "media", limits=Limits(max_duration_s=60)
+    settings = Settings(
+        data_dir=tmp_path, db_url=f"sqlite+aiosqlite:///{tmp_path / 'real.db'}", limits=Limits(max_duration_s=60)
     )
+    pool = InlinePool(engine_settings(settings), PoolSettings(workers=1))
     stages: list[str] = []
-    try:
+    async with bootstrap(settings, pool=pool) as services:
+        service = services.community
         dance = await service.add_dance(
             MOD, HERE, "Squat", DATA / "squat_reference.mp4", progress=lambda stage, _f: stages.append(stage)
         )
@@ -45,7 +43,7 @@ async def test_dance_registered_and_scored_with_the_real_engine(tmp_path: Path) 
 
         text = tmp_path / "not-a-video.mp4"
         text.write_text("hello\n")
-        with pytest.raises(UnreadableVideoError, match="text file, not a video"):
+        with pytest.raises(VideoError, match="text file, not a video"):
             await service.submit_attempt(user(1), HERE, "squat", text)
 
         scored = await service.submit_attempt(user(1), HERE, "squat", DATA / "squat_zoomed_offset.mp4")
@@ -58,5 +56,3 @@ async def test_dance_registered_and_scored_with_the_real_engine(tmp_path: Path) 
         assert Path(scored.attempt.clip_path).parent == tmp_path / "media" / "attempts" / str(dance.community_id)
         board = await service.show_leaderboard(HERE, "squat")
         assert [(e.user_id, e.score) for e in board.entries] == [("u1", scored.attempt.score)]
-    finally:
-        await db.dispose()

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.core.errors import (
-    AnalysisError,
     DanceExistsError,
     DuplicateAttemptError,
     InvalidInputError,
@@ -16,11 +15,11 @@ from bot.core.errors import (
     NotModeratorError,
     RateLimitedError,
     TooLargeError,
-    TooLongError,
     UnknownDanceError,
-    UnreadableVideoError,
 )
 from bot.core.models import Caller, CommunityRef, Limits, Period, Season
+from engine.errors import NoDancerError, VideoError
+from engine.pool.errors import WorkerCrashError
 
 from .world import ELSEWHERE, HERE, MOD, World, user
 
@@ -218,7 +217,7 @@ async def test_rate_limit_per_user_with_retry_time(world: World) -> None:
     await add(world, "renegade")
     await s.submit_attempt(user(1), HERE, "renegade", world.video(score=5.0))
     world.clock.advance(seconds=100)
-    with pytest.raises(AnalysisError):  # a failed analysis still counts
+    with pytest.raises(NoDancerError):  # an analysis that failed on the video still counts
         await s.submit_attempt(user(1), HERE, "renegade", world.video(extra="fail=no_dancer"))
     world.clock.advance(seconds=100)
     calls = world.engine.calls
@@ -232,18 +231,31 @@ async def test_rate_limit_per_user_with_retry_time(world: World) -> None:
     await s.submit_attempt(user(1), HERE, "renegade", world.video(score=6.0))
 
 
+async def test_a_failure_on_our_side_never_counts_against_the_user(world: World) -> None:
+    s = world.make_service(Limits(rate_limit=1, rate_window_s=3600))
+    await add(world, "renegade")
+    with pytest.raises(WorkerCrashError) as crashed:  # the scorer's worker died under the job
+        await s.submit_attempt(user(1), HERE, "renegade", world.video(extra="fail=worker_crashed"))
+    assert crashed.value.ours
+    scored = await s.submit_attempt(user(1), HERE, "renegade", world.video(score=6.0))  # the one video allowed
+    assert scored.attempt.score == 6.0
+    with pytest.raises(RateLimitedError):
+        await s.submit_attempt(user(1), HERE, "renegade", world.video(score=7.0))
+
+
 async def test_caps_and_bad_files_are_refused_before_heavy_work(world: World) -> None:
     s = world.make_service(Limits(max_duration_s=60, max_bytes=200, rate_limit=2))
     await add(world, "renegade")
     calls = world.engine.calls
-    with pytest.raises(TooLongError, match="the limit is 60 s"):
+    with pytest.raises(VideoError) as too_long:  # the engine's check of the file, before any analysis
         await s.submit_attempt(user(1), HERE, "renegade", world.video(duration=95))
+    assert too_long.value.code == "too_long"
     big = world.video(extra="x" * 300)
-    with pytest.raises(TooLargeError, match="the limit is 200 bytes"):
+    with pytest.raises(TooLargeError, match="the most I can score is 200 bytes"):
         await s.submit_attempt(user(1), HERE, "renegade", big)
     not_video = world.folder / "notes.txt"
     not_video.write_bytes(b"\x00\xffnot a video")
-    with pytest.raises(UnreadableVideoError, match="not a video"):
+    with pytest.raises(VideoError, match="not a video"):
         await s.submit_attempt(user(1), HERE, "renegade", not_video)
     with pytest.raises(UnknownDanceError):
         await s.submit_attempt(user(1), HERE, "macarena", world.video())
@@ -255,9 +267,9 @@ async def test_caps_and_bad_files_are_refused_before_heavy_work(world: World) ->
 
 async def test_failed_analysis_records_nothing_and_frees_the_user(world: World) -> None:
     await add(world, "renegade")
-    with pytest.raises(AnalysisError) as failed:
+    with pytest.raises(NoDancerError) as failed:
         await world.service.submit_attempt(user(1), HERE, "renegade", world.video(extra="fail=no_dancer"))
-    assert failed.value.engine_code == "no_dancer"
+    assert failed.value.code == "no_dancer"
     assert (await world.service.show_profile(user(1), HERE)).attempts == []
     assert (await world.service.show_leaderboard(HERE, "renegade")).entries == []
     await world.service.submit_attempt(user(1), HERE, "renegade", world.video(score=5.0))

@@ -42,7 +42,7 @@ def test_unknown_dance_message_lists_suggestions() -> None:
     assert str(UnknownDanceError("renegde", ["Renegade", "Savage"])) == (
         "There is no dance called “renegde” here. Did you mean “Renegade”, “Savage”?"
     )
-    assert "The file is 4.5 MiB; the limit is 1 MiB." in str(TooLargeError(9 * 2**19, 2**20))
+    assert "This video is 4.5 MiB; the most I can score is 1 MiB." in str(TooLargeError(9 * 2**19, 2**20))
 
 
 def test_durations_read_like_chat() -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.core.clock import ManualClock
 from bot.core.models import Caller, CommunityRef, Limits
-from bot.core.ports import ManualClock, ScriptedEngine
 from bot.core.service import CommunityService
+from bot.gateways.scripted import ScriptedEngine
 from bot.storage.database import Database
 from bot.storage.repository import SqlCommunityStore
+from engine.decode import VideoLimits
 
 
 class World:
@@ -24,7 +26,10 @@ class World:
         self._n = 0
 
     def make_service(self, limits: Limits | None = None, db: Database | None = None) -> CommunityService:
-        """Another service on the same data; pass its own `db` to act like a separate process."""
+        """Another service on the same data; pass its own `db` to act like a separate process. The scripted
+        engine takes the same limits, as the composition root gives the real one."""
+        if limits is not None:
+            self.engine.limits = VideoLimits(limits.max_bytes, limits.max_duration_s)
         return CommunityService(
             SqlCommunityStore(db or self.db),
             self.engine,

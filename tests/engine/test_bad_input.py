@@ -9,6 +9,7 @@ import av
 import numpy as np
 import pytest
 
+from engine.decode import DecodeReport, iter_frames, probe
 from tests.engine.cli_runner import dancescore
 from tests.render.render_media import make_video
 
@@ -95,6 +96,28 @@ def test_too_long(tmp_path):
     assert code == "too_long" and "0:04" in message and "0:03" in message
 
 
+def test_a_single_frame_and_a_slideshow_are_refused_for_what_they_are(tmp_path):
+    one_frame = make_video(tmp_path / "one.mp4", (160, 120), duration_s=1 / 30)
+    code, message = refused(one_frame)
+    assert code == "too_short" and "only 0.0 s long" in message  # not "keep the whole body in frame"
+    slideshow = make_video(tmp_path / "slides.mp4", (160, 120), times=[0.0, 10.0, 20.0, 30.0])  # 0.1 fps
+    code, message = refused(slideshow)
+    assert code == "too_sparse" and "frames a second; a dance needs at least 5" in message
+    assert "cut short" not in message
+
+
+def test_where_decoding_stops_in_a_truncated_file_does_not_depend_on_the_thread_count(tmp_path, data_dir):
+    cut = truncated_copy(data_dir / "squat_reference.mp4", tmp_path, keep=0.6)
+    info = probe(cut)
+    decoded = {}
+    for threads in (0, 1, 2, 4):
+        report = DecodeReport()
+        decoded[threads] = ([t for t, _ in iter_frames(info, fps=None, report=report, threads=threads)], report)
+    times = {threads: tuple(t) for threads, (t, _) in decoded.items()}
+    assert len(set(times.values())) == 1 and len(times[1]) > 100  # the same frames, whoever decodes
+    assert len({r.corrupt_packets for _, r in decoded.values()}) == 1
+
+
 def test_too_many_pixels_is_refused_before_decoding(tmp_path):
     video = make_video(tmp_path / "huge.mp4", (4160, 4160), duration_s=0.1, fps=10)
     code, message = refused(video)
@@ -138,10 +161,9 @@ def test_every_refusal_has_its_own_message(tmp_path):
 
 
 @pytest.mark.slow
-def test_truncated_clip_keeps_the_good_frames_and_says_what_was_lost(tmp_path, data_dir):
-    # Remux the real clip with its index first (faststart), then cut off the last 40%.
-    source = data_dir / "squat_reference.mp4"
-    fast = tmp_path / "fast.mp4"
+def truncated_copy(source: Path, folder: Path, keep: float) -> Path:
+    """The clip remuxed with its index first (faststart), then cut after `keep` of its bytes."""
+    fast = folder / "fast.mp4"
     with av.open(str(source)) as src, av.open(str(fast), "w", options={"movflags": "+faststart"}) as dst:
         stream = dst.add_stream_from_template(src.streams.video[0])
         for packet in src.demux(src.streams.video[0]):
@@ -150,7 +172,11 @@ def test_truncated_clip_keeps_the_good_frames_and_says_what_was_lost(tmp_path, d
             packet.stream = stream
             dst.mux(packet)
     data = fast.read_bytes()
-    cut = write(tmp_path / "cut.mp4", data[: int(len(data) * 0.6)])
+    return write(folder / "cut.mp4", data[: int(len(data) * keep)])
+
+
+def test_truncated_clip_keeps_the_good_frames_and_says_what_was_lost(tmp_path, data_dir):
+    cut = truncated_copy(data_dir / "squat_reference.mp4", tmp_path, keep=0.6)  # the last 40% cut off
     run = dancescore("compare", REF_KEYPOINTS, cut, "--json")
     assert run.code == 0, run.stderr
     result = run.json()
@@ -182,3 +208,22 @@ def test_corrupt_data_mid_file_keeps_the_good_frames_and_says_so(tmp_path, data_
     assert any("damaged" in note and "skipped" in note for note in result["notes"]), result["notes"]
     assert result["frames"]["attempt"]["with_dancer"] >= 30  # the good frames were analysed
     assert result["score"] >= 7.0  # and still recognised as the same performance
+
+
+def test_options_that_cannot_work_are_refused_by_name(tmp_path):
+    """`--analysis-fps 0` would analyse nothing; a CUDA device on a CPU-only install would fail deep inside."""
+    run = dancescore("compare", REF_KEYPOINTS, REF_KEYPOINTS, "--analysis-fps", "0")
+    assert run.code == 2 and run.stderr.splitlines()[-1] == (
+        "dancescore compare: error: argument --analysis-fps: must be above zero, not 0"
+    )
+    run = dancescore("extract", REF_KEYPOINTS, "-o", tmp_path / "out", "--fps", "-3")
+    assert run.code == 2 and run.stderr.splitlines()[-1].endswith("argument --fps: must be above zero, not -3")
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU: --device cuda is valid here")
+    run = dancescore("compare", REF_KEYPOINTS, REF_KEYPOINTS, "--device", "cuda")
+    assert run.code == 2 and "Traceback" not in run.stderr
+    last = run.stderr.splitlines()[-1]
+    assert last.startswith("dancescore compare: error: argument --device: cuda: this PyTorch (")
+    assert last.endswith("sees no CUDA GPU; use --device cpu")

@@ -6,6 +6,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -24,10 +25,12 @@ def transform_video(
     crop: tuple[int, int, int, int] | None = None,
     hflip: bool = False,
     rotate_stored: bool = False,
+    squeeze: int = 1,
     crf: int = 23,
 ) -> Path:
-    """Re-encode `src` as a user's phone or editor might: another frame rate, cropped, mirrored, or stored
-    sideways with rotation metadata (a portrait phone clip)."""
+    """Re-encode `src` as a user's phone or editor might: another frame rate, cropped, mirrored, stored
+    sideways with rotation metadata (a portrait phone clip), or anamorphic: `squeeze` times narrower with a
+    sample aspect ratio of `squeeze`:1 (non-square pixels, as DV and some editors write)."""
     with av.open(str(src)) as inp:
         stream = inp.streams.video[0]
         rate = Fraction(fps).limit_denominator(1001) if fps else stream.average_rate
@@ -40,8 +43,11 @@ def transform_video(
         h, w = image.shape[:2]
         if rotate_stored:
             h, w = w, h
+        w //= squeeze
         v = out.add_stream("libx264", rate=rate)
         v.width, v.height, v.pix_fmt = w // 2 * 2, h // 2 * 2, "yuv420p"
+        if squeeze > 1:
+            v.codec_context.sample_aspect_ratio = Fraction(squeeze, 1)
         v.options = {"crf": str(crf), "preset": "ultrafast"}
         if rotate_stored:
             v.set_display_rotation(-90)  # display: rotate 90 degrees clockwise
@@ -57,6 +63,8 @@ def transform_video(
                 img = img[:, ::-1]
             if rotate_stored:
                 img = np.rot90(img, 1)  # stored rotated counter-clockwise; the player turns it back
+            if squeeze > 1:
+                img = cv2.resize(np.ascontiguousarray(img), (w, img.shape[0]), interpolation=cv2.INTER_AREA)
             img = np.ascontiguousarray(img[: v.height, : v.width])
             frame = av.VideoFrame.from_ndarray(img, format="rgb24")
             frame.pts = k
@@ -105,8 +113,9 @@ def test_zoomed_offset_copy_through_the_cli(data_dir, tmp_path):
         {"crop": (200, 0, 1100, 720)},
         {"hflip": True},
         {"rotate_stored": True, "fps": 25.0},
+        {"squeeze": 2},
     ],
-    ids=["24fps-reencoded", "cropped", "mirrored", "portrait-phone-rotation"],
+    ids=["24fps-reencoded", "cropped", "mirrored", "portrait-phone-rotation", "anamorphic-2x"],
 )
 def test_the_same_performance_filmed_differently_scores_the_same(
     engine_settings, data_dir, tmp_path, ref_score, change
@@ -122,6 +131,15 @@ def test_rotation_metadata_is_applied(data_dir, tmp_path):
     info = probe(attempt)
     assert info.rotation in (90, 270)
     assert (info.width, info.height) == (1280, 720)  # upright, as the viewer sees it
+
+
+def test_non_square_pixels_are_shown_as_meant(data_dir, tmp_path):
+    attempt = transform_video(data_dir / "squat_reference.mp4", tmp_path / "dv.mp4", squeeze=2, fps=10.0)
+    with av.open(str(attempt)) as container:
+        stored = container.streams.video[0].codec_context
+        assert (stored.width, stored.height) == (640, 720)
+    info = probe(attempt)
+    assert (info.width, info.height) == (1280, 720)  # as a player shows it
 
 
 def test_reference_is_analysed_once(engine_settings, data_dir):

@@ -171,7 +171,7 @@ async def load_world(
     around: Callable[[int, bool], Awaitable[None]] | None = None,
 ) -> dict[int, int]:
     """Play a world into a community: each attempt submitted by its dancer (a scripted video carrying its
-    base score and features, for `tests.fakes.engine.FeatureEngine`), then every rating given through the
+    base score and features, for `bot.gateways.scripted.ScriptedEngine`), then every rating given through the
     rating service. `around(n, before)` runs before and after attempt n. Returns {world id: attempt id}."""
     ratings = service.ratings
     assert ratings is not None

@@ -36,8 +36,8 @@ from aiohttp import web
 
 logger = logging.getLogger(__name__)
 
-DOWNLOAD_LIMIT = 20 * 1000 * 1000  # getFile refuses bigger files ("file is too big")
-UPLOAD_LIMIT = 50 * 1000 * 1000  # sendVideo & co. refuse bigger files (413)
+DOWNLOAD_LIMIT = 20 * 2**20  # getFile refuses bigger files ("file is too big")
+UPLOAD_LIMIT = 50 * 2**20  # sendVideo & co. refuse bigger files (413)
 TOKEN_FORM = re.compile(r"\d+:[\w-]+")
 FILE_KINDS = {
     "sendVideo": "video",

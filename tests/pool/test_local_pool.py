@@ -104,6 +104,36 @@ def test_kill_9_mid_job_fails_only_that_job_and_the_pool_keeps_serving(worker_se
     assert not is_alive(pid)
 
 
+def test_a_worker_killed_while_idle_is_noticed_at_once_and_the_next_job_still_runs(worker_settings):
+    """Killed (an out-of-memory kill, an operator) while no job runs on it: it stops counting as alive at
+    once and is replaced; a job sent to it before anyone could notice runs on a worker after all."""
+
+    async def scenario():
+        pool = make_pool(worker_settings, workers=1)
+        await pool.start()
+        pid = pool.worker_pids()[0]
+        os.kill(pid, signal.SIGKILL)
+        result = await pool.submit(Task("score", tag="next"))  # dispatched before the death is seen
+        os.kill(pool.worker_pids()[0], signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while pool.stats().workers_alive == 1:  # nothing is submitted: only the death itself can tell
+            assert time.monotonic() < deadline, "the idle worker's death went unnoticed"
+            await asyncio.sleep(0.02)
+        noticed_after = time.monotonic() - (deadline - 10)
+        while pool.stats().workers_alive == 0:
+            assert time.monotonic() < deadline + 30, "the dead worker was not replaced"
+            await asyncio.sleep(0.05)
+        stats = pool.stats()
+        await pool.close()
+        return result, stats, pid, noticed_after
+
+    result, stats, pid, noticed_after = run_async(scenario())
+    assert result.feedback == ["next"]  # not "The scorer crashed while working on this video"
+    assert stats.outcomes["crashed"] == 0 and stats.outcomes["ok"] == 1
+    assert stats.workers_alive == 1 and noticed_after < 2.0
+    assert not is_alive(pid)
+
+
 def test_native_crash_fails_its_job_and_the_worker_is_replaced(worker_settings):
     async def scenario():
         pool = make_pool(worker_settings, workers=1)

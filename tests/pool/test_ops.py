@@ -10,7 +10,7 @@ from conftest import run_async
 from pool_jobs import Task
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.ops import OpsServer, PoolMetrics
+from bot.ops import OpsServer
 from engine.errors import VideoError
 from engine.pool import LocalPool, PoolSettings, QueueFullError, WorkerPlan
 
@@ -36,9 +36,8 @@ def test_metrics_scraped_over_http_show_the_counters_moving(worker_settings):
             PoolSettings(runner="pool_jobs:run", expected_job_s=60.0, max_wait_s=90.0),
             plans=[WorkerPlan("cpu", 1)],
         )
-        metrics = PoolMetrics(pool)
         await pool.start()
-        ops = OpsServer(pool, metrics, port=0)
+        ops = OpsServer(pool, None, port=0)  # metrics subscribe to the pool's job reports from here on
         await ops.start()
         async with aiohttp.ClientSession() as session:
             health = await scrape(session, ops.port, "/healthz")

@@ -12,7 +12,7 @@ import pytest
 ray = pytest.importorskip("ray", reason="the `ray` extra is not installed (pip install -e '.[ray]')")
 
 from conftest import run_async, wait_for_file  # noqa: E402
-from pool_jobs import ClipOptions, FileTask, Task  # noqa: E402
+from pool_jobs import ClipOptions, FileTask, PoseTask, Task  # noqa: E402
 
 from engine.errors import VideoError  # noqa: E402
 from engine.pool import JobTimeoutError, PoolSettings, WorkerCrashError  # noqa: E402
@@ -103,3 +103,20 @@ def test_object_store_transfer_ships_inputs_and_brings_the_clip_back(cluster, wo
     assert result.clip_path == str(wanted)
     assert wanted.read_bytes() == b"reference|attempt"
     assert result.feedback != [job.reference]  # the worker read a shipped copy, not the caller's path
+
+
+def test_object_store_transfer_ships_a_reference_and_brings_its_poses_back(cluster, worker_settings, tmp_path):
+    (tmp_path / "dance.mp4").write_bytes(b"video")
+    wanted = tmp_path / "media" / "ref.npz"
+    job = PoseTask(str(tmp_path / "dance.mp4"), str(wanted))
+
+    async def scenario():
+        shape = PoolSettings(workers=1, runner="pool_jobs:write_poses")
+        pool = RayPool(worker_settings, shape, transfer="object_store")
+        result = await pool.submit(job)
+        await pool.close()
+        return result
+
+    result = run_async(scenario())
+    assert result.pose_path == str(wanted) and wanted.read_bytes() == b"poses of video"
+    assert (tmp_path / "media" / "ref.audio.npy").read_bytes() == b"envelope"  # what was written beside it

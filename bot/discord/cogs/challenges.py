@@ -6,11 +6,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.bootstrap import Services
 from bot.core.durations import parse_duration
-from bot.discord.bot import refusals
-from bot.discord.cogs.scoring import caller_of, suggest_dances, where_of
+from bot.discord.interactions import answering, caller_of, suggest_dances, where_of
 from bot.replies import describe_challenges
-from bot.services import Services
 
 
 class Challenges(commands.Cog):
@@ -21,7 +20,7 @@ class Challenges(commands.Cog):
 
     @challenge.command(name="status", description="The running challenges and their standings")
     async def status(self, interaction: discord.Interaction, dance: str | None = None) -> None:
-        async with refusals(interaction):
+        async with answering(interaction):
             statuses = await self.services.community.show_challenges(where_of(interaction), dance)
             await interaction.response.send_message(describe_challenges(statuses))
 
@@ -29,7 +28,7 @@ class Challenges(commands.Cog):
     @app_commands.describe(dance="The dance", duration="How long, e.g. 90m, 2h, 3d, 1w")
     @app_commands.default_permissions(manage_guild=True)
     async def start(self, interaction: discord.Interaction, dance: str, duration: str) -> None:
-        async with refusals(interaction):
+        async with answering(interaction):
             started = await self.services.community.start_challenge(
                 caller_of(interaction),
                 where_of(interaction),
@@ -45,7 +44,7 @@ class Challenges(commands.Cog):
     @challenge.command(name="end", description="End a running challenge now (moderators)")
     @app_commands.default_permissions(manage_guild=True)
     async def end(self, interaction: discord.Interaction, dance: str | None = None) -> None:
-        async with refusals(interaction):
+        async with answering(interaction):
             ended = await self.services.community.end_challenge(caller_of(interaction), where_of(interaction), dance)
             await interaction.response.send_message(
                 f"Challenge #{ended.id} on “{ended.dance_name}” has ended; the results follow."

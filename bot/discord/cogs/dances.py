@@ -12,10 +12,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.bootstrap import Services
 from bot.core.errors import NotModeratorError
-from bot.discord.bot import refusals
-from bot.discord.cogs.scoring import caller_of, limits_of, suggest_dances, upload_of, where_of
-from bot.services import Services
+from bot.discord.interactions import answering, caller_of, limits_of, suggest_dances, upload_of, where_of
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ class Dances(commands.Cog):
     @dance.command(name="add", description="Register a dance from its reference video")
     @app_commands.describe(name="The dance's name", video="The reference video")
     async def add(self, interaction: discord.Interaction, name: str, video: discord.Attachment) -> None:
-        async with refusals(interaction):
+        async with answering(interaction):
             caller = caller_of(interaction)
             if not caller.is_moderator:  # refused before anything is downloaded
                 raise NotModeratorError("register dances")
@@ -61,7 +60,7 @@ class Dances(commands.Cog):
     @dance.command(name="remove", description="Remove a dance of this server")
     @app_commands.describe(name="The dance to remove")
     async def remove(self, interaction: discord.Interaction, name: str) -> None:
-        async with refusals(interaction):
+        async with answering(interaction):
             removed = await self.services.community.remove_dance(caller_of(interaction), where_of(interaction), name)
             await interaction.response.send_message(f"Removed the dance “{removed.name}”.")
 

@@ -8,10 +8,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.bot import refusals
-from bot.discord.cogs.scoring import caller_of, suggest_dances, where_of
+from bot.bootstrap import Services
+from bot.discord.interactions import answering, caller_of, suggest_dances, where_of
 from bot.replies import describe_leaderboard, describe_profile
-from bot.services import Services
 
 
 class Leaderboards(commands.Cog):
@@ -27,7 +26,7 @@ class Leaderboards(commands.Cog):
         dance: str | None = None,
         period: Literal["all", "season", "challenge"] = "all",
     ) -> None:
-        async with refusals(interaction):
+        async with answering(interaction):
             board = await self.services.community.show_leaderboard(where_of(interaction), dance, period)
             await interaction.response.send_message(describe_leaderboard(board))
 

@@ -11,13 +11,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.bootstrap import Services
 from bot.core.ratings import RatingService
-from bot.discord.bot import refusals
-from bot.discord.callers import caller_of, where_of
-from bot.discord.cogs.scoring import suggest_dances
+from bot.discord.interactions import answering, caller_of, suggest_dances, where_of
 from bot.discord.rating_menu import ratings_of
 from bot.rating_replies import describe_rating_stats, describe_rescore, describe_scorer_status
-from bot.services import Services
 
 logger = logging.getLogger(__name__)
 
@@ -41,20 +39,20 @@ class Ratings(commands.Cog):
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_guild=True)
     async def rate(self, interaction: discord.Interaction) -> None:
-        async with refusals(interaction):
+        async with answering(interaction):
             stats = await self.ratings.show_rating_stats(caller_of(interaction), where_of(interaction))
             await interaction.response.send_message(describe_rating_stats(stats), ephemeral=True)
 
     @scorer.command(name="status", description="The scorer version in use and the ones available")
     async def status(self, interaction: discord.Interaction) -> None:
-        async with refusals(interaction):
+        async with answering(interaction):
             status = await self.ratings.show_scorer(caller_of(interaction), where_of(interaction))
             await interaction.response.send_message(describe_scorer_status(status), ephemeral=True)
 
     @scorer.command(name="use", description="Score new attempts with another scorer version")
     @app_commands.describe(version="A version from /scorer status, e.g. v1 or v1-cal2")
     async def use(self, interaction: discord.Interaction, version: str) -> None:
-        async with refusals(interaction):
+        async with answering(interaction):
             status = await self.ratings.use_scorer(caller_of(interaction), where_of(interaction), version)
             await interaction.response.send_message(
                 f"New attempts here are now scored by {status.version}. To re-score the boards too: "
@@ -66,7 +64,7 @@ class Ratings(commands.Cog):
     async def rescore(
         self, interaction: discord.Interaction, version: str | None = None, dance: str | None = None
     ) -> None:
-        async with refusals(interaction):
+        async with answering(interaction):
             outcome = await self.ratings.rescore(caller_of(interaction), where_of(interaction), version, dance)
             await interaction.response.send_message(describe_rescore(outcome))
 

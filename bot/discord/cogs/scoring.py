@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 
@@ -10,35 +9,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.bot import reply
-from bot.discord.callers import caller_of, where_of
+from bot.bootstrap import Services
+from bot.discord.interactions import answering, caller_of, limits_of, suggest_dances, upload_of, where_of
 from bot.discord.rating_menu import rating_view
-from bot.errors import GENERIC_FAILURE, describe_failure
 from bot.rating_replies import describe_rating_prompt
-from bot.scoring import PlatformLimits, ScoreRequest, VideoUpload
-from bot.services import RESTART_MESSAGE, Services
+from bot.scoring import ScoreRequest
 
 logger = logging.getLogger(__name__)
-
-
-def upload_of(attachment: discord.Attachment) -> VideoUpload:
-    async def fetch(path: Path) -> None:
-        await attachment.save(path)
-
-    return VideoUpload(attachment.filename, attachment.size, attachment.content_type, fetch)
-
-
-def limits_of(interaction: discord.Interaction, services: Services) -> PlatformLimits:
-    """Bots download any attachment; uploads are capped per server (10 MiB by default, more with boosts)."""
-    return PlatformLimits("discord", services.community.limits.max_bytes, interaction.filesize_limit)
-
-
-async def suggest_dances(
-    services: Services, interaction: discord.Interaction, current: str
-) -> list[app_commands.Choice[str]]:
-    """Dance names of this server matching what the user typed, as autocomplete choices (25 at most)."""
-    names = await services.community.suggest_dances(where_of(interaction), current)
-    return [app_commands.Choice(name=name, value=name) for name in names[:25]]
 
 
 class Scoring(commands.Cog):
@@ -55,24 +32,21 @@ class Scoring(commands.Cog):
             await interaction.edit_original_response(content=text)
 
         limits = limits_of(interaction, self.services)
-        request = ScoreRequest(where_of(interaction), caller_of(interaction), dance, upload_of(video), limits)
-        try:
-            async with self.services.workload.job(), self.services.flow.score(request, report) as result:
-                files = [path for path in (result.clip, result.card) if path is not None]
-                if sum(path.stat().st_size for path in files) > interaction.filesize_limit:
-                    files = [result.card] if result.card is not None else []
-                text, view = result.text, None
-                if self.services.community.ratings is not None:  # members rate the attempt under its result
-                    text += f"\n{describe_rating_prompt(result.scored.attempt.scorer_version)}"
-                    view = rating_view(result.scored.attempt.id)
-                await self._send(interaction, text, files, result.card, view)
-        except asyncio.CancelledError:
-            await reply(interaction, RESTART_MESSAGE)
-            raise
-        except Exception as error:
-            if describe_failure(error) == GENERIC_FAILURE:
-                logger.exception("scoring failed in guild %s", interaction.guild_id)
-            await reply(interaction, describe_failure(error))
+        notice = {"channel_id": str(interaction.channel_id), "user_id": str(interaction.user.id)}
+        request = ScoreRequest(where_of(interaction), caller_of(interaction), dance, upload_of(video), limits, notice)
+        async with (
+            answering(interaction, ephemeral=False),
+            self.services.workload.job(),
+            self.services.flow.score(request, report) as result,
+        ):
+            files = [path for path in (result.clip, result.card) if path is not None]
+            if sum(path.stat().st_size for path in files) > interaction.filesize_limit:
+                files = [result.card] if result.card is not None else []
+            text, view = result.text, None
+            if self.services.community.ratings is not None and result.scored.saved:  # members rate it below
+                text += f"\n{describe_rating_prompt(result.scored.attempt.scorer_version)}"
+                view = rating_view(result.scored.attempt.id)
+            await self._send(interaction, text, files, result.card, view)
 
     async def _send(
         self,

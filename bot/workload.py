@@ -1,4 +1,5 @@
-"""What both bots share in one process: the community service, the scoring flow, and the workload."""
+"""The jobs in flight in this process, so that shutdown can stop new work, let running jobs finish, then
+fail the rest (whose adapters tell their users to send their video again)."""
 
 from __future__ import annotations
 
@@ -6,24 +7,15 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from bot.core.service import CommunityService
 from bot.errors import ShuttingDownError
-from bot.scoring import ScoringFlow
 
 logger = logging.getLogger(__name__)
 
-RESTART_MESSAGE = "DanceScore is restarting, so your video could not be scored. Please send it again in a minute."
-
 
 class Workload:
-    """Tracks jobs in flight so that shutdown can stop new work, let running jobs finish, then fail the rest.
-
-    Adapters wrap each job in `async with workload.job():`; after `close()` that raises ShuttingDownError.
-    """
+    """Adapters wrap each job in `async with workload.job():`; after `close()` that raises ShuttingDownError."""
 
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -48,7 +40,7 @@ class Workload:
     async def close(self, grace_s: float) -> None:
         """Refuse new jobs, wait up to `grace_s` for running ones, then cancel what is left.
 
-        A cancelled job's adapter tells its user (RESTART_MESSAGE) before the task ends.
+        A cancelled job's adapter tells its user (`bot.errors.RESTART_MESSAGE`) before the task ends.
         """
         self.closed = True
         pending = set(self._tasks)
@@ -61,17 +53,3 @@ class Workload:
         if still:
             logger.warning("cancelled %d job(s) still running at shutdown", len(still))
             await asyncio.wait(still, timeout=10)
-
-
-@dataclass
-class Services:
-    """The shared pieces the adapters are given (cosmicpython-style bootstrap: tests build their own)."""
-
-    community: CommunityService
-    flow: ScoringFlow
-    workload: Workload = field(default_factory=Workload)
-
-
-def build_services(community: CommunityService, work_dir: Path, progress_interval_s: float | None = None) -> Services:
-    """The shared services; `progress_interval_s` overrides the platforms' own pace of progress edits."""
-    return Services(community, ScoringFlow(community, work_dir, progress_interval_s))

@@ -1,7 +1,7 @@
 """ratings, scorer choices, and what re-scoring an attempt needs (issue 14)
 
 Revision ID: r14_ratings
-Revises: 0001
+Revises: harden_0001_job_owner
 Attempts scored before this revision were all made by the shipped scorer v1: their `scorer_version`,
 `base_version` and `base_score` (and the boards' `scorer_version`) are filled in accordingly, and their
 features are copied out of the stored result where it has them.
@@ -15,7 +15,7 @@ from alembic import op
 import bot.storage.tables
 
 revision = "r14_ratings"
-down_revision = "0001"
+down_revision = "harden_0001_job_owner"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""The Telegram adapter: python-telegram-bot handlers over the shared flow and core."""
