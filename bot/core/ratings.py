@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
@@ -171,9 +171,10 @@ class RatingService:
         self.clock = clock
         self.scorers = CommunityScorers(book, store)
 
-    async def finish_score(self, community_id: int, result: ScoreResult) -> ScoreResult:
-        """The engine's result with the score of the scorer version the community uses."""
-        return await self.scorers.finish(community_id, result)
+    async def prepare_finish(self, community_id: int) -> Callable[[ScoreResult], ScoreResult]:
+        """What turns the engine's result into the score of the version the community uses; read before the
+        analysis, so that nothing after it needs the database."""
+        return await self.scorers.prepare(community_id)
 
     async def rate(
         self, caller: Caller, where: CommunityRef, attempt_id: int, value: int, *, member: bool = True

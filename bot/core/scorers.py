@@ -7,7 +7,8 @@ score, then the comparison features of that version), the fitted model, and what
 calibration only applies to attempts whose features were made by its base version; when the engine's
 scorer changes, older calibrations stop applying (and say so) instead of mapping foreign features.
 
-`CommunityScorers.finish` turns the engine's result into the score of the community's chosen version.
+`CommunityScorers.prepare` gives the function that turns the engine's result into the score of the
+community's chosen version.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -219,33 +220,36 @@ class CommunityScorers:
         self.book = book
         self.choices = choices
 
-    async def finish(self, community_id: int, result: ScoreResult) -> ScoreResult:
-        """The engine's result with the score (and `scorer_version`) of the community's chosen version.
+    async def prepare(self, community_id: int) -> Callable[[ScoreResult], ScoreResult]:
+        """A function giving the engine's result the score of the community's chosen version (read now).
 
-        A calibration of another base version than the one that made `result` does not apply: the base
-        score stands (and the mismatch is logged).
+        A calibration of another base version than the one that made a result does not apply to it: the
+        base score stands (and the mismatch is logged). So does the base score when the chosen version
+        cannot be read.
         """
         version = await self.choices.find_scorer_version(community_id) or self.book.default
-        if version == result.scorer_version:
-            return result
-        if version in self.book.base_versions:
-            log.warning("community %d chose %s but the engine made %s", community_id, version, result.scorer_version)
-            return result
-        try:
-            calibration = self.book.load(version)
-        except UnknownScorerError:
-            log.warning("community %d chose %s, which cannot be read; the base score stands", community_id, version)
-            return result
-        if calibration.base_version != result.scorer_version:
-            log.warning(
-                "calibration %s applies to %s, not %s; the base score stands",
-                version,
-                calibration.base_version,
-                result.scorer_version,
-            )
-            return result
-        score = calibration.score(calibration_inputs(float(result.score), result.features))
-        return replace(result, score=score, scorer_version=calibration.version)
+        calibration = None
+        if version not in self.book.base_versions:
+            try:
+                calibration = self.book.load(version)
+            except UnknownScorerError:
+                log.warning("community %d chose %s, which cannot be read; base scores stand", community_id, version)
+
+        def finish(result: ScoreResult) -> ScoreResult:
+            if calibration is None or version == result.scorer_version:
+                return result
+            if calibration.base_version != result.scorer_version:
+                log.warning(
+                    "calibration %s applies to %s, not %s; the base score stands",
+                    version,
+                    calibration.base_version,
+                    result.scorer_version,
+                )
+                return result
+            score = calibration.score(calibration_inputs(float(result.score), result.features))
+            return replace(result, score=score, scorer_version=calibration.version)
+
+        return finish
 
 
 def stored_features(features: Mapping[str, float]) -> dict[str, float]:

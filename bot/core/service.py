@@ -256,6 +256,8 @@ class CommunityService:
         earlier = await self.store.find_attempt(dance.id, caller, content_hash)
         if earlier is not None:
             raise DuplicateAttemptError(dance.name, earlier.score)
+        # The community's scorer version, read now: nothing after the analysis may need the database.
+        finish = await self.ratings.prepare_finish(community.id) if self.ratings else None
         submitted_at = self.clock.now()
         limits = self.limits
         job_id = await self.store.start_job(
@@ -274,7 +276,7 @@ class CommunityService:
         clip_path, card_path = folder / f"{job_id}-clip.mp4", folder / f"{job_id}-card.png"
         try:
             base = await self.engine.score(dance, video, clip_path=clip_path, card_path=card_path, progress=progress)
-            result = await self.ratings.finish_score(community.id, base) if self.ratings else base
+            result = finish(base) if finish else base
             record = AttemptRecord(
                 job_id=job_id,
                 community_id=community.id,
