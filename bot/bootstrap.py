@@ -25,10 +25,13 @@ from bot.core.clock import SystemClock
 from bot.core.models import JobOwner
 from bot.core.pending import PendingAttempts
 from bot.core.ports import Clock, DanceEngine
+from bot.core.ratings import RatingService
+from bot.core.scorers import ScorerBook
 from bot.core.service import CommunityService
 from bot.gateways.engine import PoolEngine
 from bot.scoring import ScoringFlow
 from bot.storage.database import Database
+from bot.storage.ratings import SqlRatingStore
 from bot.storage.repository import SqlCommunityStore
 from bot.workload import Workload
 from engine.api import EngineSettings
@@ -57,6 +60,12 @@ def engine_settings(settings: Settings) -> EngineSettings:
         max_bytes=settings.limits.max_bytes,
         pose_backend=settings.pose_backend,
     )
+
+
+def scorer_book(settings: Settings) -> ScorerBook:
+    """The scorer versions a community may use: the one the engine runs, and the calibrations learned from
+    members' ratings, kept in `<data dir>/calibrations` (never in the package)."""
+    return ScorerBook(settings.data_dir / "calibrations", (engine_settings(settings).scorer_version,))
 
 
 def job_owner(settings: Settings) -> JobOwner:
@@ -93,17 +102,19 @@ async def bootstrap(
     if engine is None:
         pool = pool or build_pool(settings)
         engine = PoolEngine(pool)
+    clock = clock or SystemClock()
     try:
         await db.migrate()
         core = CommunityService(
             SqlCommunityStore(db),
             engine,
-            clock or SystemClock(),
+            clock,
             media_dir=settings.media_dir,
             limits=settings.limits,
             default_season=settings.season,
             owner=job_owner(settings),
             pending=PendingAttempts(settings.data_dir / "pending"),
+            ratings=RatingService(SqlRatingStore(db), scorer_book(settings), clock),
         )
         closed = await core.close_due_challenges()
         if closed:

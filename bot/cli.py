@@ -7,7 +7,7 @@ import argparse
 import logging
 import sys
 
-from bot import community_cli, runner
+from bot import community_cli, ratings_cli, runner
 from bot.logs import configure_logging
 from engine import cli as engine_cli
 from engine.native_stderr import silence_native_stderr
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     engine_cli.register(sub)
     community_cli.register(sub)
+    ratings_cli.register(sub)
     runner.register(sub)
     return parser
 

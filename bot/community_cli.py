@@ -92,7 +92,7 @@ async def run(
             elif getattr(args, "dance_command", None) == "list":
                 await _list(service, args, out)
             elif getattr(args, "dance_command", None) == "remove":
-                dance = await service.remove_dance(_moderator(), CommunityRef.parse(args.community), args.name)
+                dance = await service.remove_dance(moderator(), CommunityRef.parse(args.community), args.name)
                 print(f"removed “{dance.name}”", file=out)
             elif args.command == "prune":
                 await _prune(service, args.days if args.days is not None else settings.retention_days, out)
@@ -104,7 +104,8 @@ async def run(
     return 0
 
 
-def _moderator() -> Caller:
+def moderator() -> Caller:
+    """The person at the shell, as a moderator of any community."""
     name = getpass.getuser()
     return Caller("cli", name, f"{name} (CLI)", is_moderator=True)
 
@@ -114,7 +115,7 @@ async def _add(service: CommunityService, args: argparse.Namespace, out: TextIO)
         print(f"\r{stage} {fraction:4.0%}", end="", file=sys.stderr, flush=True)
 
     dance = await service.add_dance(
-        _moderator(),
+        moderator(),
         CommunityRef.parse(args.community),
         args.name,
         args.video,
@@ -172,5 +173,8 @@ def format_board(board: Leaderboard) -> str:
     lines = [title]
     for e in board.entries:
         extra = f"  ({e.dances} dances)" if board.dance is None else ""
-        lines.append(f"  {e.rank:>3}. {e.display_name:<24} {e.score:6.2f}  {e.achieved_at:%Y-%m-%d %H:%M}{extra}")
+        lines.append(
+            f"  {e.rank:>3}. {e.display_name:<24} {e.score:6.2f}  {e.achieved_at:%Y-%m-%d %H:%M}"
+            f"  {e.scorer_version or 'v1'}{extra}"
+        )
     return "\n".join(lines)

@@ -38,10 +38,17 @@ def describe_scored(scored: ScoredAttempt) -> str:
 
 
 def describe_leaderboard(board: Leaderboard) -> str:
+    """The board; which scorer version made the scores is in the title, or on each row when they differ."""
     title = f"{board.dance or 'Overall'} · {board.period_label}"
     if not board.entries:
         return f"{title}\nNo scores yet. Be the first: /score <dance> with your video."
-    return "\n".join([title, *_rows(board.entries, overall=board.dance is None)])
+    versions = {e.scorer_version for e in board.entries}
+    rows = _rows(board.entries, overall=board.dance is None)
+    if len(versions) == 1:
+        title += f" · scorer {versions.pop() or 'v1'}"
+    else:
+        rows = [f"{row} [{e.scorer_version or 'v1'}]" for row, e in zip(rows, board.entries, strict=True)]
+    return "\n".join([title, *rows])
 
 
 def describe_profile(profile: Profile) -> str:

@@ -128,6 +128,7 @@ class Attempt:
     clip_path: str | None
     card_path: str | None
     content_hash: str
+    scorer_version: str = "v1"  # the scorer version that made `score`
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,7 @@ class LeaderboardEntry:
     score: float
     achieved_at: datetime
     dances: int = 1
+    scorer_version: str | None = None  # the version that made the score ("mixed" for sums of several)
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,12 @@ class AttemptRecord:
     submitted_at: datetime
     recorded_at: datetime
     season_keys: list[str]
+    # Which scorer version made `score`, and what re-scoring needs without the video: the engine's own
+    # score and version and its comparison features (issue 14). None: as `result` says.
+    scorer_version: str | None = None
+    base_score: float | None = None
+    base_version: str | None = None
+    features: dict[str, float] | None = None
 
 
 class CommunityStore(Protocol):

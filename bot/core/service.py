@@ -17,7 +17,7 @@ import uuid
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.core.errors import (
     ChallengeError,
@@ -53,8 +53,12 @@ from bot.core.models import (
 from bot.core.names import clean_name, match_name, normalise_name
 from bot.core.pending import PendingAttempts
 from bot.core.ports import AttemptRecord, Clock, CommunityStore, DanceEngine, NewDance, Progress
+from bot.core.scorers import stored_features
 from bot.core.seasons import ALL_TIME, find_current_season, format_challenge_key, list_season_keys
 from engine.errors import EngineError, Refusal, VideoError
+
+if TYPE_CHECKING:
+    from bot.core.ratings import RatingService
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +83,14 @@ class CommunityService:
         owner: JobOwner | None = None,
         pending: PendingAttempts | None = None,
         save_retry_s: float = 60.0,
+        ratings: RatingService | None = None,
     ) -> None:
         """`owner` is this process (its jobs are recovered after a crash); `pending` keeps scored attempts
-        the database could not take within `save_retry_s` of retries (default: beside the media)."""
+        the database could not take within `save_retry_s` of retries (default: beside the media);
+        `ratings`: members' ratings and the scorer version each community chose (its calibration gives new
+        attempts their score; without it every attempt keeps the engine's own score)."""
         self.store = store
+        self.ratings = ratings
         self.engine = engine
         self.clock = clock
         self.media_dir = Path(media_dir)
@@ -248,6 +256,8 @@ class CommunityService:
         earlier = await self.store.find_attempt(dance.id, caller, content_hash)
         if earlier is not None:
             raise DuplicateAttemptError(dance.name, earlier.score)
+        # The community's scorer version, read now: nothing after the analysis may need the database.
+        finish = await self.ratings.prepare_finish(community.id) if self.ratings else None
         submitted_at = self.clock.now()
         limits = self.limits
         job_id = await self.store.start_job(
@@ -265,7 +275,8 @@ class CommunityService:
         folder.mkdir(parents=True, exist_ok=True)
         clip_path, card_path = folder / f"{job_id}-clip.mp4", folder / f"{job_id}-card.png"
         try:
-            result = await self.engine.score(dance, video, clip_path=clip_path, card_path=card_path, progress=progress)
+            base = await self.engine.score(dance, video, clip_path=clip_path, card_path=card_path, progress=progress)
+            result = finish(base) if finish else base
             record = AttemptRecord(
                 job_id=job_id,
                 community_id=community.id,
@@ -283,6 +294,10 @@ class CommunityService:
                 submitted_at=submitted_at,
                 recorded_at=self.clock.now(),
                 season_keys=list_season_keys(submitted_at),
+                scorer_version=result.scorer_version,
+                base_score=float(base.score),
+                base_version=base.scorer_version,
+                features=stored_features(base.features),
             )
             recorded = await self._record(record)
         except BaseException as error:
@@ -642,12 +657,15 @@ def _unsaved_attempt(record: AttemptRecord) -> Attempt:
         clip_path=record.clip_path,
         card_path=record.card_path,
         content_hash=record.content_hash,
+        scorer_version=record.scorer_version or "v1",
     )
 
 
 def simplify_json(data: dict[str, Any]) -> dict[str, Any]:
-    """The same data with numpy scalars turned into Python numbers, so any JSON column accepts it."""
-    return json.loads(json.dumps(data, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
+    """The same data with numpy scalars turned into Python numbers and NaN or infinity into null (a body
+    part never seen has no accuracy), so any JSON column accepts it (PostgreSQL refuses NaN)."""
+    text = json.dumps(data, default=lambda o: o.item() if hasattr(o, "item") else str(o))
+    return json.loads(text, parse_constant=lambda _: None)
 
 
 def hash_file(path: Path) -> str:

@@ -14,8 +14,10 @@ from bot.discord.cogs.challenges import Challenges
 from bot.discord.cogs.dances import Dances
 from bot.discord.cogs.help import Help
 from bot.discord.cogs.leaderboards import Leaderboards
+from bot.discord.cogs.ratings import Ratings
 from bot.discord.cogs.scoring import Scoring
 from bot.discord.interactions import describe_interaction, reply
+from bot.discord.rating_menu import RatingSelect
 from bot.errors import explain_failure
 
 logger = logging.getLogger(__name__)
@@ -34,8 +36,9 @@ class DanceScoreBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         shared = self.services
-        for cog in (Scoring(shared), Dances(shared), Leaderboards(shared), Challenges(shared), Help()):
+        for cog in (Scoring(shared), Dances(shared), Leaderboards(shared), Challenges(shared), Ratings(shared), Help()):
             await self.add_cog(cog)
+        self.add_dynamic_items(RatingSelect)  # the rating menus of every result, sent before a restart too
         if self.sync_commands:
             synced = await self.tree.sync()
             logger.info("synced %d slash commands", len(synced))

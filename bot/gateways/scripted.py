@@ -3,7 +3,8 @@
 A "video" is either a real video file, whose header is checked like the engine checks it (not a video, too
 long, too large: the same `VideoError`s), or a tiny text script of `key=value` words, for rule tests that
 need no video at all: `score=7.5` (the score), `duration=12` (seconds, default 10), `fail=no_dancer` (raise
-the engine's error with that code; `fail=worker_crashed` raises the pool's crash error). Clips and cards are
+the engine's error with that code; `fail=worker_crashed` raises the pool's crash error), `feature.form=0.8`
+(a comparison feature of the result, as the scorer reports them for calibration). Clips and cards are
 real files (an H.264 MP4 and a PNG) so the upload paths carry real media; the score is the script's, or
 `result`. It passes the same contract test as the real gateway (tests/core/test_engine_contract.py).
 """
@@ -121,6 +122,9 @@ class ScriptedEngine:
                 raise self.error
             _fail_if_asked(script)
             result = replace(self.result, score=float(script["score"])) if "score" in script else self.result
+            features = {k.removeprefix("feature."): float(v) for k, v in script.items() if k.startswith("feature.")}
+            if features:
+                result = replace(result, features=features)
             if progress is not None:
                 progress(Stage.RENDER, 0.9)
             if clip_path is not None:

@@ -398,6 +398,10 @@ class SqlCommunityStore:
                 card_path=r.card_path,
                 submitted_at=r.submitted_at,
                 recorded_at=r.recorded_at,
+                scorer_version=r.scorer_version or r.result.get("scorer_version", "v1"),
+                base_score=r.score if r.base_score is None else r.base_score,
+                base_version=r.base_version or r.result.get("scorer_version", "v1"),
+                features=r.features,
             ),
         )
         keys = [ALL_TIME, *r.season_keys] + ([format_challenge_key(challenge.id)] if challenge else [])
@@ -454,7 +458,13 @@ class SqlCommunityStore:
         if held is not None and (r.score, held.achieved_at) <= (held.score, r.submitted_at):
             return False  # not higher, nor the same score reached earlier
         points = round(r.score * 1000)
-        values = {"score": r.score, "points": points, "achieved_at": r.submitted_at, "attempt_id": attempt_id}
+        values = {
+            "score": r.score,
+            "points": points,
+            "achieved_at": r.submitted_at,
+            "attempt_id": attempt_id,
+            "scorer_version": r.scorer_version or r.result.get("scorer_version", "v1"),
+        }
         if held is None:
             await conn.execute(
                 bests.insert().values(
@@ -833,6 +843,7 @@ async def _select_attempts(conn: AsyncConnection, where: sa.ColumnElement[bool],
             clip_path=r.clip_path,
             card_path=r.card_path,
             content_hash=r.content_hash,
+            scorer_version=r.scorer_version or "v1",
         )
         for r in rows
     ]
@@ -886,14 +897,23 @@ async def _select_dance_board(
     conn: AsyncConnection, dance_id: int, period_key: str, limit: int
 ) -> list[LeaderboardEntry]:
     rows = await conn.execute(
-        sa.select(bests.c.score, bests.c.achieved_at, members.c.platform, members.c.user_id, members.c.display_name)
+        sa.select(
+            bests.c.score,
+            bests.c.achieved_at,
+            members.c.platform,
+            members.c.user_id,
+            members.c.display_name,
+            bests.c.scorer_version,
+        )
         .join(members, members.c.id == bests.c.member_id)
         .where((bests.c.dance_id == dance_id) & (bests.c.period_key == period_key))
         .order_by(bests.c.score.desc(), bests.c.achieved_at, bests.c.id)
         .limit(limit)
     )
     return [
-        LeaderboardEntry(i, r.platform, r.user_id, r.display_name, r.score, r.achieved_at)
+        LeaderboardEntry(
+            i, r.platform, r.user_id, r.display_name, r.score, r.achieved_at, scorer_version=r.scorer_version or "v1"
+        )
         for i, r in enumerate(rows, start=1)
     ]
 
@@ -901,15 +921,39 @@ async def _select_dance_board(
 async def _select_overall_board(
     conn: AsyncConnection, community_id: int, period_key: str, limit: int | None
 ) -> list[LeaderboardEntry]:
+    def version(pick: Any) -> sa.ScalarSelect[Any]:
+        """The first or last scorer version among the member's bests that make up the total."""
+        return (
+            sa.select(pick(bests.c.scorer_version))
+            .where((bests.c.member_id == totals.c.member_id) & (bests.c.period_key == period_key))
+            .scalar_subquery()
+        )
+
     rows = await conn.execute(
-        sa.select(totals, members.c.platform, members.c.user_id, members.c.display_name)
+        sa.select(
+            totals,
+            members.c.platform,
+            members.c.user_id,
+            members.c.display_name,
+            version(sa.func.min).label("first_version"),
+            version(sa.func.max).label("last_version"),
+        )
         .join(members, members.c.id == totals.c.member_id)
         .where((totals.c.community_id == community_id) & (totals.c.period_key == period_key))
         .order_by(totals.c.points.desc(), totals.c.reached, totals.c.member_id)
         .limit(limit)
     )
     return [
-        LeaderboardEntry(i, r.platform, r.user_id, r.display_name, r.points / 1000, r.reached, r.dances)
+        LeaderboardEntry(
+            i,
+            r.platform,
+            r.user_id,
+            r.display_name,
+            r.points / 1000,
+            r.reached,
+            r.dances,
+            scorer_version=(r.first_version or "v1") if r.first_version == r.last_version else "mixed",
+        )
         for i, r in enumerate(rows, start=1)
     ]
 
@@ -943,6 +987,7 @@ def _entry_to_json(entry: LeaderboardEntry) -> dict[str, Any]:
         "score": entry.score,
         "achieved_at": entry.achieved_at.isoformat(),
         "dances": entry.dances,
+        "scorer_version": entry.scorer_version,
     }
 
 
@@ -955,4 +1000,5 @@ def _entry_from_json(data: dict[str, Any]) -> LeaderboardEntry:
         score=float(data["score"]),
         achieved_at=datetime.fromisoformat(data["achieved_at"]),
         dances=int(data["dances"]),
+        scorer_version=data.get("scorer_version"),
     )

@@ -135,6 +135,12 @@ attempts = sa.Table(
     sa.Column("card_path", sa.String(512), nullable=True),
     sa.Column("submitted_at", UTCDateTime, nullable=False),
     sa.Column("recorded_at", UTCDateTime, nullable=False),
+    # What re-scoring needs without the video (issue 14): the version that made `score`, the engine's own
+    # (base) score and scorer version, and the comparison features that base score came from.
+    sa.Column("scorer_version", sa.String(64), nullable=True),
+    sa.Column("base_score", sa.Float, nullable=True),
+    sa.Column("base_version", sa.String(64), nullable=True),
+    sa.Column("features", sa.JSON, nullable=True),  # {name: float}, as ScoreResult.features
     sa.UniqueConstraint("dance_id", "member_id", "content_hash", name="uq_attempts_same_video"),
     sa.Index("ix_attempts_member_time", "member_id", "submitted_at"),
 )
@@ -151,6 +157,7 @@ bests = sa.Table(
     sa.Column("points", sa.Integer, nullable=False),  # round(score * 1000): what totals add up
     sa.Column("achieved_at", UTCDateTime, nullable=False),
     sa.Column("attempt_id", sa.ForeignKey("attempts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("scorer_version", sa.String(64), nullable=True),  # the version that made `score` (issue 14)
     sa.UniqueConstraint("dance_id", "member_id", "period_key", name="uq_bests_board_member"),
     # Per-dance board: equality on (dance, period), then already in rank order.
     sa.Index("ix_bests_board", "dance_id", "period_key", sa.desc("score"), "achieved_at", "id"),
@@ -216,4 +223,36 @@ announcements = sa.Table(
     sa.Column("delivered_at", UTCDateTime, nullable=True),
     sa.UniqueConstraint("challenge_id", name="uq_announcements_challenge_id"),
     sa.Index("ix_announcements_pending", "delivered_at", "claimed_until"),
+)
+
+# Members' 1-10 ratings of attempts (issue 14): one per member and attempt, changeable. `own`: the dancer
+# rated their own attempt (kept, never used to calibrate). `score` and `scorer_version`: what was shown.
+ratings = sa.Table(
+    "ratings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("community_id", sa.ForeignKey("communities.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("attempt_id", sa.ForeignKey("attempts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("member_id", sa.ForeignKey("members.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("value", sa.Integer, nullable=False),
+    sa.Column("own", sa.Boolean, nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("scorer_version", sa.String(64), nullable=False),
+    sa.Column("rated_at", UTCDateTime, nullable=False),
+    sa.Column("changes", sa.Integer, nullable=False, server_default="0"),
+    sa.CheckConstraint("value >= 1 AND value <= 10", name="value_range"),
+    sa.UniqueConstraint("attempt_id", "member_id", name="uq_ratings_attempt_member"),
+    sa.Index("ix_ratings_community_time", "community_id", "rated_at"),
+)
+
+# Which scorer version each community uses (issue 14): its newest row; older rows are the history.
+scorer_choices = sa.Table(
+    "scorer_choices",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("community_id", sa.ForeignKey("communities.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("chosen_by", sa.String(128), nullable=False),
+    sa.Column("chosen_at", UTCDateTime, nullable=False),
+    sa.Index("ix_scorer_choices_community", "community_id", "id"),
 )

@@ -22,10 +22,17 @@ from telegram.ext import Application, BaseHandler, CommandHandler, ContextTypes,
 from bot.bootstrap import Services
 from bot.core.durations import parse_duration
 from bot.core.errors import NotModeratorError, TooLargeError
-from bot.core.models import Caller, CommunityRef
+from bot.core.models import Attempt, Caller, CommunityRef
 from bot.errors import MissingVideoError, NotAVideoError, explain_failure
+from bot.rating_replies import (
+    describe_rating_prompt,
+    describe_rating_stats,
+    describe_rescore,
+    describe_scorer_status,
+)
 from bot.replies import describe_challenges, describe_leaderboard, describe_profile
 from bot.scoring import MiB, PlatformLimits, ScoreRequest, VideoUpload
+from bot.telegram.ratings import RatingButtons, looks_like_version, rating_keyboard
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +56,12 @@ HELP = (
     "• /leaderboard [dance] [all|season|challenge]: the best scores here\n"
     "• /challenge status: the running challenges\n"
     "• /me: your scores and ranks\n"
+    "Under each result, members rate the attempt from 1 to 10 (your own rating is kept but not counted).\n"
     "Chat administrators: reply to a reference video with /dance add <name>; /dance remove <name>; "
-    "/challenge start <dance> <duration, e.g. 3d>; /challenge end [dance]."
+    "/challenge start <dance> <duration, e.g. 3d>; /challenge end [dance]; /rate: the members' ratings; "
+    "/scorer status | use <version> | rescore [version] [dance]: which scorer version makes the scores."
 )
+SCORER_USAGE = "Use /scorer status, /scorer use <version> or /scorer rescore [version] [dance]."
 PERIODS = {"all", "season", "challenge"}
 # The command menu Telegram shows users (set on start).
 MENU = [
@@ -71,6 +81,7 @@ class TelegramHandlers:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.core = services.community
+        self.ratings = services.community.ratings
 
     def handlers(self) -> list[BaseHandler[Any, Any, Any]]:
         media = filters.VIDEO | filters.ANIMATION | filters.Document.ALL | filters.PHOTO
@@ -83,6 +94,17 @@ class TelegramHandlers:
             CommandHandler("challenge", self.answering(self.challenge)),
             CommandHandler("me", self.answering(self.me)),
             CommandHandler(["help", "start"], self.answering(self.help)),
+            *self.rating_handlers(),
+        ]
+
+    def rating_handlers(self) -> list[BaseHandler[Any, Any, Any]]:
+        """The rating buttons, /rate and /scorer (when the core keeps ratings)."""
+        if self.ratings is None:
+            return []
+        return [
+            *RatingButtons(self.ratings).handlers(),
+            CommandHandler("rate", self.answering(self.rate)),
+            CommandHandler("scorer", self.answering(self.scorer)),
         ]
 
     def answering(self, command: Command) -> Command:
@@ -102,6 +124,34 @@ class TelegramHandlers:
     # ------------------------------------------------------------------ text commands
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
         return HELP
+
+    async def rate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+        """`/rate`: how members rated the attempts of this chat (administrators)."""
+        assert self.ratings is not None
+        message = _message(update)
+        caller = await self._moderator_caller(message, context)
+        return describe_rating_stats(await self.ratings.show_rating_stats(caller, _where(message)))
+
+    async def scorer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+        """`/scorer status`, `/scorer use <version>`, `/scorer rescore [version] [dance]` (administrators)."""
+        assert self.ratings is not None
+        message = _message(update)
+        args = list(context.args or [])
+        action = args.pop(0).lower() if args else "status"
+        if action not in {"status", "use", "rescore"} or (action == "use" and len(args) != 1):
+            return SCORER_USAGE
+        caller = await self._moderator_caller(message, context)
+        where = _where(message)
+        if action == "status":
+            return describe_scorer_status(await self.ratings.show_scorer(caller, where))
+        if action == "use":
+            status = await self.ratings.use_scorer(caller, where, args[0])
+            return (
+                f"New attempts here are now scored by {status.version}. To re-score the boards too: "
+                "/scorer rescore\n" + describe_scorer_status(status)
+            )
+        version = args.pop(0) if args and looks_like_version(args[0]) else None
+        return describe_rescore(await self.ratings.rescore(caller, where, version, " ".join(args) or None))
 
     async def dances(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
         dances = await self.core.list_dances(_where(_message(update)))
@@ -198,12 +248,21 @@ class TelegramHandlers:
             upload = _upload(_video_of(target), context)
             request = ScoreRequest(_where(command), _caller(command), dance, upload, LIMITS, notice)
             async with self.services.workload.job(), self.services.flow.score(request, report) as reply:
-                await status.edit_text(reply.text)
+                await self._show_result(status, reply.text, reply.scored.attempt, saved=reply.scored.saved)
                 await self._send_media(target, reply.clip, reply.card, context)
         except (asyncio.CancelledError, Exception) as error:
             await _quietly(status.edit_text(explain_failure(error, f"/score in chat {command.chat_id}")))
             if isinstance(error, asyncio.CancelledError):
                 raise
+
+    async def _show_result(self, status: Message, text: str, attempt: Attempt, *, saved: bool) -> None:
+        """The status message becomes the result, with the rating keyboard under it (when ratings are kept
+        and the attempt is on the boards already)."""
+        if self.ratings is None or not saved:
+            await status.edit_text(text)
+            return
+        prompt = describe_rating_prompt(attempt.scorer_version)
+        await status.edit_text(f"{text}\n{prompt}", reply_markup=rating_keyboard(attempt.id))
 
     async def _send_media(
         self, target: Message, clip: Path | None, card: Path | None, context: ContextTypes.DEFAULT_TYPE

@@ -92,18 +92,24 @@ def community(services: Services, tmp_path: Path) -> Community:
 @contextlib.asynccontextmanager
 async def running_telegram(services: Services) -> AsyncIterator[tuple[FakeTelegramApi, Any]]:
     """The real python-telegram-bot Application polling the fake server, started by hand like the runner."""
-    async with FakeTelegramApi() as api:
-        application = build_application(TOKEN, api.url, services)
-        await application.initialize()
-        await application.start()
-        assert application.updater is not None
-        await application.updater.start_polling(poll_interval=0, timeout=1)
-        try:
-            yield api, application
-        finally:
-            await application.updater.stop()
-            await application.stop()
-            await application.shutdown()
+    async with FakeTelegramApi() as api, polling(api, services) as application:
+        yield api, application
+
+
+@contextlib.asynccontextmanager
+async def polling(api: FakeTelegramApi, services: Services) -> AsyncIterator[Any]:
+    """One run of the bot (a process, from start to stop) against a fake server that outlives it."""
+    application = build_application(TOKEN, api.url, services)
+    await application.initialize()
+    await application.start()
+    assert application.updater is not None
+    await application.updater.start_polling(poll_interval=0, timeout=1)
+    try:
+        yield application
+    finally:
+        await application.updater.stop()
+        await application.stop()
+        await application.shutdown()
 
 
 @dataclass

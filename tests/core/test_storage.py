@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import warnings
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -28,6 +31,7 @@ async def test_migrations_build_the_schema_from_empty_and_rerun_safely(database_
     db: Database = database_factory()
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()  # one head: a single chain
     assert await db.revision() is None
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     await db.migrate()
     assert await db.revision() == head
     await db.migrate()  # a second start changes nothing
@@ -154,3 +158,40 @@ async def test_overall_totals_stay_equal_to_the_sum_of_bests(world: World) -> No
         for e in await world.store.read_overall_board(community.id, key, None):
             seen[(key, e.user_id)] = (round(e.score, 3), e.dances)
     assert seen == expected and len({k for k, _ in expected}) > 3
+
+
+async def test_attempts_scored_before_ratings_existed_can_be_rescored(database_factory) -> None:
+    """The ratings migration fills in what re-scoring needs for attempts recorded before it: version v1, the
+    score as base score, and the features their stored result kept."""
+    from alembic import command
+
+    db: Database = database_factory()
+
+    def upgrade_to(revision: str) -> Callable[[sa.Connection], None]:
+        return lambda conn: command.upgrade(alembic_config(conn), revision)
+
+    async with db.write() as conn:
+        await conn.run_sync(upgrade_to("harden_0001_job_owner"))
+    now = datetime(2026, 11, 1, tzinfo=UTC).replace(tzinfo=None)
+    result = {"score": 6.5, "features": {"form": 0.7, "timing": 0.8}, "scorer_version": "v1"}
+    rows = [
+        "INSERT INTO communities (id, platform, external_id, season, created_at) "
+        "VALUES (1, 'discord', '9', 'monthly', :t)",
+        "INSERT INTO members (id, community_id, platform, user_id, display_name) VALUES (1, 1, 'discord', 'u1', 'Ana')",
+        "INSERT INTO dances (id, community_id, name, pose_path, duration_s, added_by, added_by_user, added_at) "
+        "VALUES (1, 1, 'renegade', 'p.npz', 10, 'Mod', 'discord:0', :t)",
+        "INSERT INTO attempts (id, community_id, dance_id, member_id, score, form, timing, parts, result, "
+        "content_hash, submitted_at, recorded_at) VALUES (1, 1, 1, 1, 6.5, 70, 80, '{}', :result, 'h', :t, :t)",
+        "INSERT INTO bests (community_id, dance_id, member_id, period_key, score, points, achieved_at, attempt_id) "
+        "VALUES (1, 1, 1, 'all', 6.5, 6500, :t, 1)",
+    ]
+    async with db.write() as conn:
+        for statement in rows:
+            await conn.execute(sa.text(statement), {"t": now, "result": json.dumps(result)})
+    await db.migrate()
+    async with db.read() as conn:
+        attempt = (await conn.execute(sa.text("SELECT * FROM attempts"))).one()
+        best = (await conn.execute(sa.text("SELECT scorer_version FROM bests"))).scalar_one()
+    features = attempt.features if isinstance(attempt.features, dict) else json.loads(attempt.features)
+    assert (attempt.scorer_version, attempt.base_version, attempt.base_score, best) == ("v1", "v1", 6.5, "v1")
+    assert features == {"form": 0.7, "timing": 0.8}

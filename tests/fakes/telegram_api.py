@@ -1,13 +1,14 @@
 """A fake Telegram Bot API server (aiohttp) that python-telegram-bot talks to over real HTTP.
 
 It implements the part of the Bot API the bot uses, with Telegram's own limits and error shapes:
-getMe, getUpdates (long poll with offsets), sendMessage, editMessageText, sendChatAction,
-sendVideo / sendPhoto / sendDocument (multipart; the files are kept for the test to inspect), getFile
-and the file download under /file/bot{token}/{path}, getChatMember / getChatAdministrators,
-deleteWebhook, setMyCommands, deleteMessage, and 429 injection with `retry_after`.
+getMe, getUpdates (long poll with offsets), sendMessage, editMessageText (both with inline keyboards),
+answerCallbackQuery, sendChatAction, sendVideo / sendPhoto / sendDocument (multipart; the files are kept
+for the test to inspect), getFile and the file download under /file/bot{token}/{path}, getChatMember /
+getChatAdministrators (members who left say so), deleteWebhook, setMyCommands, deleteMessage, and 429
+injection with `retry_after`.
 
-Tests push updates as a user would send them (`send_video`, `send_document`, `send_text`, ...) and
-read what the bot sent (`sent`, `wait_for`). Point the bot at it with::
+Tests push updates as a user would send them (`send_video`, `send_document`, `send_text`, `press_button`,
+...) and read what the bot sent (`sent`, `wait_for`, `callback_answers`, `wait_for_answer`). Point the bot at it with::
 
     ApplicationBuilder().token(TOKEN).base_url(f"{api.url}/bot").base_file_url(f"{api.url}/file/bot")
 
@@ -58,11 +59,27 @@ class SentMessage:
     reply_to: int | None = None
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # field -> (file name, bytes)
     edits: list[str] = field(default_factory=list)  # every text this message had, in order
+    reply_markup: dict[str, Any] | None = None  # the inline keyboard under it now, as sent
+
+    @property
+    def buttons(self) -> list[list[str]]:
+        """The inline keyboard's button labels, row by row (empty without a keyboard)."""
+        rows = (self.reply_markup or {}).get("inline_keyboard", [])
+        return [[button["text"] for button in row] for row in rows]
 
     @property
     def body(self) -> str:
         """The text or caption as the user sees it now."""
         return self.text if self.text is not None else (self.caption or "")
+
+
+@dataclass
+class CallbackAnswer:
+    """The bot's answer to a button press (answerCallbackQuery): the notice only the presser sees."""
+
+    callback_query_id: str
+    text: str | None
+    show_alert: bool
 
 
 @dataclass
@@ -85,12 +102,15 @@ class FakeTelegramApi:
         self.files: dict[str, StoredFile] = {}
         self.admins: dict[int, set[int]] = {}  # chat id -> user ids that are administrators
         self.owners: dict[int, int] = {}  # chat id -> creator's user id
+        self.left: dict[int, set[int]] = {}  # chat id -> user ids that left it (or were removed)
+        self.callback_answers: list[CallbackAnswer] = []
         self.commands: list[dict[str, Any]] = []
         self._faults: list[dict[str, Any]] = []
         self._messages: dict[tuple[int, int], dict[str, Any]] = {}
         self._sent_by_id: dict[tuple[int, int], SentMessage] = {}
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
+        self._callback_ids = itertools.count(1)
         self._file_ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -103,6 +123,7 @@ class FakeTelegramApi:
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_download)
         app.router.add_post("/control/send", self._handle_control_send)
         app.router.add_get("/control/sent", self._handle_control_sent)
+        app.router.add_post("/control/press", self._handle_control_press)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -232,6 +253,47 @@ class FakeTelegramApi:
         }
         return await self._push(self._with_caption(message, caption))
 
+    async def press_button(self, chat_id: int, message_id: int, user: dict[str, Any], label: str) -> str:
+        """A user presses the button labelled `label` under a message the bot sent; returns the query id.
+
+        Like a Telegram client, only a button that is there can be pressed; the bot receives its callback data.
+        """
+        sent = self._sent_by_id.get((chat_id, message_id))
+        keyboard = (sent.reply_markup or {}).get("inline_keyboard", []) if sent else []
+        button = next((b for row in keyboard for b in row if b["text"] == label), None)
+        if button is None or "callback_data" not in button:
+            raise AssertionError(f"no button {label!r} under message {message_id} in chat {chat_id}")
+        query_id = str(next(self._callback_ids))
+        query = {
+            "id": query_id,
+            "from": user,
+            "message": self._messages[(chat_id, message_id)],
+            "chat_instance": f"instance{chat_id}",
+            "data": button["callback_data"],
+        }
+        async with self._changed:
+            self.updates.append({"update_id": next(self._update_ids), "callback_query": query})
+            self._changed.notify_all()
+        return query_id
+
+    async def wait_for_answer(self, query_id: str, timeout: float = 20.0) -> CallbackAnswer:
+        """The bot's answer to the button press `query_id`, waiting up to `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        async with self._changed:
+            while True:
+                for answer in self.callback_answers:
+                    if answer.callback_query_id == query_id:
+                        return answer
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"the bot did not answer the button press {query_id} within {timeout} s")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), left)
+
+    def remove_member(self, chat_id: int, user_id: int) -> None:
+        """The user leaves the chat (getChatMember says "left" from now on)."""
+        self.left.setdefault(chat_id, set()).add(user_id)
+
     def make_admin(self, chat_id: int, user_id: int, *, owner: bool = False) -> None:
         self.admins.setdefault(chat_id, set()).add(user_id)
         if owner:
@@ -314,6 +376,16 @@ class FakeTelegramApi:
             message = await self.send_video(chat_id, user, data, name=name, caption=params.get("caption"))
         return web.json_response({"message_id": message["message_id"]})
 
+    async def _handle_control_press(self, request: web.Request) -> web.Response:
+        """For a person driving the server by hand: a user presses a button under a message the bot sent.
+        Form fields: chat_id, message_id, user_id, label. Answers with the bot's notice to that user."""
+        params, _ = await self._read_params(request)
+        query_id = await self.press_button(
+            int(params["chat_id"]), int(params["message_id"]), self.user(int(params.get("user_id", 1))), params["label"]
+        )
+        answer = await self.wait_for_answer(query_id)
+        return web.json_response({"text": answer.text, "show_alert": answer.show_alert})
+
     async def _handle_control_sent(self, request: web.Request) -> web.Response:
         """Everything the bot sent so far, files listed by name and size."""
         return web.json_response(
@@ -324,6 +396,7 @@ class FakeTelegramApi:
                     "message_id": m.message_id,
                     "text": m.body,
                     "edits": m.edits,
+                    "buttons": m.buttons,
                     "files": {k: [n, len(d)] for k, (n, d) in m.files.items()},
                 }
                 for m in self.sent
@@ -368,6 +441,7 @@ class FakeTelegramApi:
             "sendChatAction": self._api_send_chat_action,
             "sendMessage": self._api_send_message,
             "editMessageText": self._api_edit_message_text,
+            "answerCallbackQuery": self._api_answer_callback_query,
             "deleteMessage": self._api_delete_message,
             "sendVideo": self._api_send_video,
             "sendPhoto": self._api_send_photo,
@@ -418,13 +492,23 @@ class FakeTelegramApi:
         if message is None:
             raise _ApiError(400, "Bad Request: message to edit not found")
         text = str(params.get("text") or "")
-        if message.get("text") == text:
+        markup = _json_field(params, "reply_markup")
+        if message.get("text") == text and markup == message.get("reply_markup"):
             raise _ApiError(400, "Bad Request: message is not modified")
         message["text"] = text
         sent = self._sent_by_id[key]
         sent.text = text
         sent.edits.append(text)
+        _set_markup(message, sent, markup)
         return message
+
+    async def _api_answer_callback_query(self, params: dict[str, Any], files: dict[str, Any]) -> bool:
+        text = params.get("text")
+        if text is not None and len(str(text)) > 200:
+            raise _ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+        alert = params.get("show_alert") in (True, "true", "True", "1")
+        self.callback_answers.append(CallbackAnswer(str(params["callback_query_id"]), text, alert))
+        return True
 
     async def _api_delete_message(self, params: dict[str, Any], files: dict[str, Any]) -> bool:
         key = (int(params["chat_id"]), int(params["message_id"]))
@@ -487,6 +571,8 @@ class FakeTelegramApi:
 
     def _member(self, chat_id: int, user_id: int) -> dict[str, Any]:
         user = self.user(user_id, f"user{user_id}")
+        if user_id in self.left.get(chat_id, set()):
+            return {"status": "left", "user": user}
         if self.owners.get(chat_id) == user_id:
             return {"status": "creator", "user": user, "is_anonymous": False}
         if user_id in self.admins.get(chat_id, set()):
@@ -591,6 +677,7 @@ class FakeTelegramApi:
             files=dict(files or {}),
             edits=[text] if text is not None else [],
         )
+        _set_markup(message, sent, _json_field(params, "reply_markup"))
         self._sent_by_id[(chat_id, message["message_id"])] = sent
         self.sent.append(sent)
         return message
@@ -601,6 +688,16 @@ class _ApiError(Exception):
         super().__init__(description)
         self.status = status
         self.description = description
+
+
+def _set_markup(message: dict[str, Any], sent: SentMessage, markup: Any) -> None:
+    """Keep an inline keyboard on the stored message (what users see) and on the test's record of it."""
+    if markup and markup.get("inline_keyboard"):
+        message["reply_markup"] = markup
+        sent.reply_markup = markup
+    else:
+        message.pop("reply_markup", None)
+        sent.reply_markup = None
 
 
 def _json_field(params: dict[str, Any], name: str) -> Any:

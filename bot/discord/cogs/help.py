@@ -13,8 +13,10 @@ HELP = (
     "• `/leaderboard [dance] [period]`: the best scores here (all time, this season, the challenge)\n"
     "• `/challenge status`: the running challenges · `/me`: your scores and ranks\n"
     "• `/help`: this message\n"
+    "Under each result, members rate the attempt from 1 to 10 (your own rating is kept but not counted).\n"
     "Moderators (Manage Server): `/dance add name:<name> video:<reference>`, `/dance remove name:<name>`,\n"
-    "`/challenge start dance:<name> duration:<e.g. 3d>`, `/challenge end`."
+    "`/challenge start dance:<name> duration:<e.g. 3d>`, `/challenge end`, `/rate` (the members' ratings),\n"
+    "`/scorer status`, `/scorer use version:<v>`, `/scorer rescore` (which scorer version makes the scores)."
 )
 
 

@@ -11,6 +11,8 @@ from discord.ext import commands
 
 from bot.bootstrap import Services
 from bot.discord.interactions import answering, caller_of, limits_of, suggest_dances, upload_of, where_of
+from bot.discord.rating_menu import rating_view
+from bot.rating_replies import describe_rating_prompt
 from bot.scoring import ScoreRequest
 
 logger = logging.getLogger(__name__)
@@ -40,17 +42,29 @@ class Scoring(commands.Cog):
             files = [path for path in (result.clip, result.card) if path is not None]
             if sum(path.stat().st_size for path in files) > interaction.filesize_limit:
                 files = [result.card] if result.card is not None else []
-            await self._send(interaction, result.text, files, result.card)
+            text, view = result.text, None
+            if self.services.community.ratings is not None and result.scored.saved:  # members rate it below
+                text += f"\n{describe_rating_prompt(result.scored.attempt.scorer_version)}"
+                view = rating_view(result.scored.attempt.id)
+            await self._send(interaction, text, files, result.card, view)
 
-    async def _send(self, interaction: discord.Interaction, text: str, files: list[Path], card: Path | None) -> None:
-        """The score with the clip and card; if the upload is refused, the card alone."""
+    async def _send(
+        self,
+        interaction: discord.Interaction,
+        text: str,
+        files: list[Path],
+        card: Path | None,
+        view: discord.ui.View | None,
+    ) -> None:
+        """The score with the clip, the card and the rating menu; if the upload is refused, the card alone."""
         try:
-            await interaction.edit_original_response(content=text, attachments=[discord.File(p) for p in files])
+            attachments = [discord.File(p) for p in files]
+            await interaction.edit_original_response(content=text, attachments=attachments, view=view)
         except discord.HTTPException as error:
             if card is None or files == [card]:
                 raise
             logger.warning("could not upload the clip (%s); sending the card alone", error)
-            await interaction.edit_original_response(content=text, attachments=[discord.File(card)])
+            await interaction.edit_original_response(content=text, attachments=[discord.File(card)], view=view)
 
     @score.autocomplete("dance")
     async def dance_names(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
