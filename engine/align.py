@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 STRETCH_MIN, STRETCH_MAX, STRETCH_STEPS = 0.74, 1.34, 31  # attempt seconds per reference second
 STRETCH_PRIOR = 0.2  # objective penalty per unit |log stretch|: a tempo change must buy a clearly better fit
 MIN_OVERLAP = 0.3  # a candidate offset must cover this share of the reference
-COVERAGE_WEIGHT = 0.1  # objective penalty per unit of the reference left uncovered
+COVERAGE_WEIGHT = 0.8  # objective penalty per unit of the reference left uncovered that the tempo could reach
 MOTION_WEIGHT = 0.3  # how much agreement of limb motion counts against agreement of limb direction
 MOTION_SCALE = 1.0  # 1/s: limb speeds well below this count as still in the search
 BAND_S = 0.5  # the warp may stray this far from the straight time map
@@ -141,7 +141,10 @@ def _search(
         coverage = np.array([float(importance[max(0, -lag) : min(n, steps - lag)].sum()) for lag in lags]) / total
         # Mean agreement over the overlap, with a mild preference for covering more of the reference.
         mean = np.divide(sums / total, coverage, out=np.zeros_like(sums), where=coverage > 0)
-        scores = np.where(coverage >= MIN_OVERLAP, mean - COVERAGE_WEIGHT * (1.0 - coverage), -np.inf)
+        # Covering less of the reference than this tempo could reach costs: a routine that repeats must not
+        # be matched one repetition late, with a sliver of overlap.
+        reach = float(coverage.max(initial=0.0))
+        scores = np.where(coverage >= MIN_OVERLAP, mean - COVERAGE_WEIGHT * (reach - coverage), -np.inf)
         offsets = att.times[0] + stretch * (lags / ref.rate) - stretch * ref.times[0]
         if offset_window is not None:
             lo, hi = offset_window

@@ -13,7 +13,8 @@ The score multiplies four things a dancer recognises:
   mean over moments, so a few legitimately different seconds do not sink the score.
 - coverage: how much of the reference's dancing the attempt has a counterpart for.
 - timing: tempo against the reference and lag behind the music, with tolerances taken from how people differ.
-An alignment that is not credible (best fit at the edge of the tempo search) caps the score low.
+An alignment that is not credible (best fit at the edge of the tempo search) caps the score low. The
+product, a quality from 0 to 1, becomes the score through a monotone piecewise-linear curve.
 
 Shapes (B attempts, M reference moments, L limbs, P body parts; the caller says which part each limb is in):
     angle_error:  (B, M, L) float32, degrees between the reference's and the attempt's limb direction
@@ -38,6 +39,8 @@ from torch import nn
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_VERSION = "v2"
+# Qualities (0-1) at which the score curve's values are given; closer together where the scale is decided.
+SCORE_KNOTS = (0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
 @dataclass
@@ -57,7 +60,7 @@ class ScorerOutput:
 
 
 class DanceScorer(nn.Module):
-    """match^a x form^b x coverage x timing -> a logistic curve onto 1-10 (see the module docstring)."""
+    """match^a x form^b x coverage x timing = quality -> a monotone curve onto 1-10 (see the module docstring)."""
 
     PARAMETERS = (
         "tolerance_deg",
@@ -71,8 +74,7 @@ class DanceScorer(nn.Module):
         "music_lag_sigma_s",
         "timing_share",
         "no_match_quality",
-        "score_centre",
-        "score_width",
+        "score_curve",
     )
     # The buffers registered below, typed for mypy (torch types module attributes as Tensor | Module).
     tolerance_deg: torch.Tensor
@@ -86,18 +88,22 @@ class DanceScorer(nn.Module):
     music_lag_sigma_s: torch.Tensor
     timing_share: torch.Tensor
     no_match_quality: torch.Tensor
-    score_centre: torch.Tensor
-    score_width: torch.Tensor
+    score_curve: torch.Tensor
     part_of: torch.Tensor
+    knots: torch.Tensor
 
-    def __init__(self, params: dict[str, float], limb_part: Sequence[int], n_parts: int) -> None:
+    def __init__(self, params: dict[str, float | list[float]], limb_part: Sequence[int], n_parts: int) -> None:
         """`limb_part[l]`: the index (0 to `n_parts` - 1) of the body part limb `l` belongs to."""
         super().__init__()
         missing = [p for p in self.PARAMETERS if p not in params]
         if missing:
             raise ValueError(f"scorer parameters missing: {missing}")
         for name in self.PARAMETERS:
-            self.register_buffer(name, torch.tensor(float(params[name]), dtype=torch.float32))
+            value = params[name]
+            self.register_buffer(name, torch.tensor(value if isinstance(value, list) else float(value)))
+        if self.score_curve.shape != (len(SCORE_KNOTS),) or bool((self.score_curve.diff() < 0).any()):
+            raise ValueError(f"score_curve must be {len(SCORE_KNOTS)} non-decreasing scores (at SCORE_KNOTS)")
+        self.register_buffer("knots", torch.tensor(SCORE_KNOTS))
         part_of = torch.zeros(len(limb_part), n_parts)
         part_of[torch.arange(len(limb_part)), torch.tensor(list(limb_part))] = 1.0
         self.register_buffer("part_of", part_of)  # (L, P) one-hot
@@ -137,7 +143,7 @@ class DanceScorer(nn.Module):
         timing = (1.0 - self.timing_share) + self.timing_share * timing_q
         quality = (match + 1e-6) ** self.match_power * (form + 1e-6) ** self.form_power * cover * timing
         quality = torch.where(credible > 0.5, quality, torch.minimum(quality, self.no_match_quality))
-        score = 1.0 + 9.0 * self.calibrate(quality.clamp(0.0, 1.0))
+        score = self.calibrate(quality)
         return ScorerOutput(score, 100 * form, 100 * timing_q, 100 * match, 100 * parts, quality, moment_acc, limb_acc)
 
     def trimmed_mean(self, values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -154,13 +160,12 @@ class DanceScorer(nn.Module):
         return (kw * v).sum(-1) / kw.sum(-1).clamp_min(1e-9)
 
     def calibrate(self, quality: torch.Tensor) -> torch.Tensor:
-        """Quality 0-1 -> 0-1 through a logistic curve rescaled so that 0 -> 0 and 1 -> 1 exactly."""
-
-        def curve(q: torch.Tensor) -> torch.Tensor:
-            return torch.sigmoid((q - self.score_centre) / self.score_width)
-
-        lo, hi = curve(torch.zeros_like(quality)), curve(torch.ones_like(quality))
-        return (curve(quality) - lo) / (hi - lo)
+        """Quality 0-1 -> score 1-10: the monotone curve through (SCORE_KNOTS[k], score_curve[k])."""
+        q = quality.clamp(0.0, 1.0)
+        k = torch.searchsorted(self.knots, q.detach().contiguous(), right=True).clamp(1, len(SCORE_KNOTS) - 1)
+        q0, q1 = self.knots[k - 1], self.knots[k]
+        s0, s1 = self.score_curve[k - 1], self.score_curve[k]
+        return s0 + (s1 - s0) * (q - q0) / (q1 - q0)
 
 
 _REGISTRY = {"v2": "scorer-v2.json"}
@@ -171,10 +176,13 @@ def known_versions() -> tuple[str, ...]:
     return tuple(sorted(_REGISTRY))
 
 
-def load_params(version: str = DEFAULT_VERSION) -> dict[str, float]:
+def load_params(version: str = DEFAULT_VERSION) -> dict[str, float | list[float]]:
     """The documented parameter file of a scorer version, values only."""
     doc = json.loads((WEIGHTS_DIR / _REGISTRY[version]).read_text())
-    return {name: float(entry["value"]) for name, entry in doc["parameters"].items()}
+    return {
+        name: [float(v) for v in entry["value"]] if isinstance(entry["value"], list) else float(entry["value"])
+        for name, entry in doc["parameters"].items()
+    }
 
 
 def build_scorer(
@@ -182,7 +190,7 @@ def build_scorer(
     device: str | torch.device,
     limb_part: Sequence[int],
     n_parts: int,
-    params: dict[str, float] | None = None,
+    params: dict[str, float | list[float]] | None = None,
 ) -> DanceScorer:
     """Build a scorer by version name with its shipped parameters (or `params`), on a device, in eval mode."""
     if version not in _REGISTRY:

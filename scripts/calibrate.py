@@ -32,14 +32,16 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.agreement import Pair, load_manifest, resolve  # noqa: E402
+from bench.agreement import Pair, Sources, read_manifest  # noqa: E402
 from bench.people import another_dancer  # noqa: E402
-
-from engine.api import EngineSettings, align_sequences  # noqa: E402
+from bench.pose_store import PoseStore  # noqa: E402
+from engine.api import EngineSettings, align_sequences, analyse  # noqa: E402
+from engine.pose_cache import load_poses  # noqa: E402
 from engine.score import Deviations, measure_deviations  # noqa: E402
 from engine.sequence import PoseSequence  # noqa: E402
 from engine.skeleton import LIMB_PART, PARTS  # noqa: E402
-from models.scorer import DanceScorer, load_params  # noqa: E402
+from models.scorer import SCORE_KNOTS, DanceScorer, load_params  # noqa: E402
+from tests.engine import perturb  # noqa: E402
 
 log = logging.getLogger("calibrate")
 
@@ -48,26 +50,38 @@ FITTED = {
     "tolerance_deg": (20.0, 50.0),
     "tolerance_power": (1.5, 4.0),
     "match_power": (0.3, 2.5),
-    "form_power": (0.3, 2.5),
-    "tempo_sigma": (0.08, 0.4),
+    "form_power": (0.3, 3.0),
+    "tempo_sigma": (0.08, 0.2),
     "timing_share": (0.1, 0.5),
-    "score_centre": (0.1, 0.6),
-    "score_width": (0.04, 0.3),
 }
+CURVE_MIN_STEP = 0.02  # points: the score curve rises at least this much between knots (strictly monotone)
 # Generated "another dancer" cases: imitation level -> (target, low, high) of the score.
 LEVELS = {
     0.5: (8.8, 7.5, 10.0),
-    1.0: (8.0, 6.5, 9.3),
-    1.5: (7.4, 6.5, 9.0),
-    2.0: (6.8, 5.5, 8.5),
-    3.0: (5.0, 3.0, 6.5),
-    4.5: (3.0, 1.0, 5.0),
+    1.0: (8.0, 6.8, 9.3),
+    1.5: (7.6, 6.5, 9.0),
+    2.0: (7.1, 6.5, 8.8),
+    3.0: (4.5, 2.0, 7.5),
+    4.5: (3.0, 1.0, 5.5),
 }
 # Target score inside the band a manifest kind gives.
 KIND_TARGET = {"same": 7.8, "another": 7.8, "close": 8.8, "copy": 9.9, "transform": 9.8, "same_dancer": 8.0,
                "diff": 1.8, "still": 1.3, "loose": 3.5}  # fmt: skip
+# What a dancer would call a clearly worse performance than a copy (the behaviour tests' "most severe" changes,
+# tests/engine/test_score_behaviour.py, on the squat they use): (perturbation, its argument, target, low, high);
+# the tempo changes on every shipped base (every dance has a tempo), the rest on the squat only.
+PERTURBATIONS = (
+    ("tempo", 0.8, 7.0, 1.0, 7.5),
+    ("tempo", 1.25, 7.0, 1.0, 7.5),
+    ("freeze_limb", 1.0, 6.0, 1.0, 7.8),
+    ("joint_noise", 0.16, 3.5, 1.0, 6.0),
+    ("replace_section", 0.7, 3.0, 1.0, 5.0),
+    ("growing_lag", 1.5, 7.0, 1.0, 7.8),
+)
+CURVE_SMOOTHNESS = 0.002  # loss per squared change of the score curve's slope (points per 0.1 quality)
 SEEDS = (11, 12)
-GROUP_WEIGHT = {"real": 4.0, "generated": 1.0, "shipped": 1.0}
+GENERATED_S = 20.0  # seconds of each shipped base used for generated cases
+GROUP_WEIGHT = {"real": 6.0, "generated": 1.0, "shipped": 1.0}
 SWAP_LIMIT = 0.7  # both directions of a pair should agree within this (the issue's bar is 1.0)
 
 
@@ -87,47 +101,66 @@ def _measure(ref: PoseSequence, att: PoseSequence, settings: EngineSettings, ref
     return measure_deviations(ref_track, oriented, alignment)
 
 
-def _pair_cases(pair: Pair, group: str, settings: EngineSettings, media: Path | None, cache: Path) -> list[Case]:
-    a, b = resolve(pair, media, cache, settings)
+def _first_seconds(seq: PoseSequence, seconds: float) -> PoseSequence:
+    """The first `seconds` of a sequence (generated cases need not be long, and long ones cost time)."""
+    keep = seq.times < seconds
+    if keep.all():
+        return seq
+    return PoseSequence(seq.times[keep], seq.keypoints[keep], seq.present[keep], seq.frame_size, seq.backend, seconds)
+
+
+def _load(source: Path | PoseSequence, settings: EngineSettings) -> tuple[PoseSequence, np.ndarray | None]:
+    """A resolved manifest source as a pose sequence and its music envelope (None: no music)."""
+    if isinstance(source, PoseSequence):
+        return source, None
+    if source.suffix == ".npz":
+        return load_poses(source)
+    return analyse(source, settings), None
+
+
+def _pair_cases(pair: Pair, group: str, settings: EngineSettings, sources: Sources) -> list[Case]:
+    a = _load(sources.resolve(pair.reference), settings)
+    b = _load(sources.resolve(pair.attempt), settings)
     lo, hi = pair.band
     target = float(np.clip(KIND_TARGET.get(pair.kind, (lo + hi) / 2), lo, hi))
     out = []
-    for name, (ref, att) in ((f"{pair.id}", (a, b)), (f"{pair.id}~", (b, a))):
-        dev = _measure(ref.sequence, att.sequence, settings, ref.envelope, att.envelope)
+    for name, (ref, att) in ((pair.id, (a, b)), (f"{pair.id}~", (b, a))):
+        dev = _measure(ref[0], att[0], settings, ref[1], att[1])
         out.append(Case(name, group, dev, target, lo, hi, swap_of=f"{pair.id}~" if name == pair.id else pair.id))
     return out
 
 
-def collect(media: Path | None, cache: Path, manifests: list[Path]) -> list[Case]:
-    settings = EngineSettings(cache_dir=cache)
+def collect(media: Path, cache: Path, manifests: list[Path]) -> list[Case]:
+    """Every case, aligned and measured (see the module docstring)."""
+    settings = EngineSettings(cache_dir=cache / "engine")
+    sources = Sources(media, PoseStore(cache))
     cases: list[Case] = []
-    bases: dict[str, PoseSequence] = {}
     for manifest in manifests:
-        pairs = load_manifest(manifest)
         group = "real" if manifest.name == "dev.json" else "shipped"
-        for pair in pairs:
-            if pair.needs_media and media is None:
+        for pair in read_manifest(manifest):
+            if sources.missing(pair.reference) or sources.missing(pair.attempt):
+                log.warning("skipping %s: its files are not here", pair.id)
                 continue
-            try:
-                cases.extend(_pair_cases(pair, group, settings, media, cache))
-            except FileNotFoundError as exc:
-                log.warning("skipping %s: %s", pair.id, exc)
-            log.info("measured %s (%d cases)", pair.id, len(cases))
+            cases.extend(_pair_cases(pair, group, settings, sources))
+            log.info("measured %s", pair.id)
     for path in sorted((ROOT / "tests" / "data" / "keypoints").glob("*.npz")):
         if "zoomed" in path.stem:
             continue
-        bases[path.stem] = PoseSequence.load(path)
-    for stem, seq in bases.items():
-        seq = seq.cut(0.0, 20.0) if seq.duration > 20.0 else seq
+        seq = PoseSequence.load(path)
+        seq = _first_seconds(seq, GENERATED_S)
         for level, (target, lo, hi) in LEVELS.items():
             for seed in SEEDS:
                 att = another_dancer(seq, level, seed)
-                name = f"{stem}/L{level:g}/s{seed}"
-                d1 = _measure(seq, att, settings)
-                d2 = _measure(att, seq, settings)
-                cases.append(Case(name, "generated", d1, target, lo, hi, swap_of=name + "~"))
-                cases.append(Case(name + "~", "generated", d2, target, lo, hi, swap_of=name))
-        log.info("generated cases of %s", stem)
+                name = f"{path.stem}/L{level:g}/s{seed}"
+                cases.append(Case(name, "generated", _measure(seq, att, settings), target, lo, hi, name + "~"))
+                cases.append(Case(name + "~", "generated", _measure(att, seq, settings), target, lo, hi, name))
+        for how, arg, target, lo, hi in PERTURBATIONS:
+            if how != "tempo" and not path.stem.startswith("squat"):
+                continue
+            att = getattr(perturb, how)(seq, arg)
+            name = f"{path.stem}/{how}({arg:g})"
+            cases.append(Case(name, "shipped", _measure(seq, att, settings), target, lo, hi))
+        log.info("generated cases of %s", path.stem)
     return cases
 
 
@@ -135,10 +168,12 @@ def _raw(value: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
     return torch.logit(((value - lo) / (hi - lo)).clamp(1e-4, 1 - 1e-4))
 
 
-def scores_of(params: dict[str, torch.Tensor | float], cases: list[Case]) -> torch.Tensor:
-    scorer = DanceScorer({k: float(v) for k, v in params.items()}, LIMB_PART, len(PARTS))
+def scores_of(params: dict, cases: list[Case]) -> torch.Tensor:
+    """(N,) the scores of every case under `params` (tensors keep their gradient)."""
+    plain = {k: v.tolist() if isinstance(v, torch.Tensor) else v for k, v in params.items()}
+    scorer = DanceScorer(plain, LIMB_PART, len(PARTS))
     for name, value in params.items():
-        setattr(scorer, name, value if isinstance(value, torch.Tensor) else torch.tensor(float(value)))
+        setattr(scorer, name, value if isinstance(value, torch.Tensor) else torch.tensor(value))
     outs = []
     for chunk in range(0, len(cases), 64):
         batch = [c.deviations for c in cases[chunk : chunk + 64]]
@@ -177,29 +212,46 @@ def loss_of(scores: torch.Tensor, cases: list[Case]) -> torch.Tensor:
     return loss.sum() / weight.sum()
 
 
-def fit(cases: list[Case], steps: int) -> dict[str, float]:
+def _curve(raw: torch.Tensor) -> torch.Tensor:
+    """Unconstrained (K-1,) -> a score curve from 1 to 10 rising at least CURVE_MIN_STEP per knot."""
+    free = 9.0 - CURVE_MIN_STEP * len(raw)
+    steps = CURVE_MIN_STEP + free * torch.softmax(raw, 0)
+    return torch.cat([torch.ones(1), 1.0 + torch.cumsum(steps, 0)])
+
+
+def fit(cases: list[Case], steps: int) -> dict[str, float | list[float]]:
     start = load_params()
     raw = {k: _raw(torch.tensor(start[k]), *FITTED[k]).clone().requires_grad_(True) for k in FITTED}
-    opt = torch.optim.Adam(raw.values(), lr=0.05)
+    curve0 = torch.tensor(start["score_curve"])
+    raw_curve = torch.log((curve0.diff() - CURVE_MIN_STEP).clamp_min(1e-3)).requires_grad_(True)
+    opt = torch.optim.Adam([*raw.values(), raw_curve], lr=0.05)
 
     def current() -> dict[str, torch.Tensor | float]:
-        params: dict[str, torch.Tensor | float] = dict(start)
+        params: dict[str, torch.Tensor | float] = {k: v for k, v in start.items() if k != "score_curve"}
         for k, r in raw.items():
             lo, hi = FITTED[k]
             params[k] = lo + (hi - lo) * torch.sigmoid(r)
+        params["score_curve"] = _curve(raw_curve)
         return params
 
     for step in range(steps):
         opt.zero_grad()
-        loss = loss_of(scores_of(current(), cases), cases)
+        params = current()
+        curve = params["score_curve"]
+        assert isinstance(curve, torch.Tensor)
+        slope = curve.diff() / torch.tensor(SCORE_KNOTS).diff() * 0.1
+        loss = loss_of(scores_of(params, cases), cases) + CURVE_SMOOTHNESS * (slope.diff() ** 2).sum()
         loss.backward()
         opt.step()
-        if step % 25 == 0 or step == steps - 1:
+        if step % 50 == 0 or step == steps - 1:
             log.info("step %d loss %.4f", step, float(loss))
-    return {k: float(v) for k, v in current().items()}
+    out: dict[str, float | list[float]] = {}
+    for k, v in current().items():
+        out[k] = [round(float(x), 3) for x in v] if isinstance(v, torch.Tensor) and v.ndim else float(v)
+    return out
 
 
-def report(params: dict[str, float], cases: list[Case]) -> int:
+def report(params: dict, cases: list[Case]) -> int:
     with torch.no_grad():
         scores = scores_of(dict(params), cases).numpy()
     by_name = {c.name: s for c, s in zip(cases, scores, strict=True)}
@@ -219,15 +271,18 @@ def report(params: dict[str, float], cases: list[Case]) -> int:
     return bad
 
 
-def write(params: dict[str, float], sources: str) -> None:
+def write(params: dict[str, float | list[float]], sources: str) -> None:
     path = ROOT / "models" / "weights" / "scorer-v2.json"
     doc = json.loads(path.read_text())
     for name, value in params.items():
         entry = doc["parameters"][name]
-        entry["value"] = round(float(value), 3)
+        entry["value"] = value if isinstance(value, list) else round(float(value), 3)
         if name in FITTED:
             lo, hi = FITTED[name]
             entry["source"] = f"fitted by scripts/calibrate.py within [{lo:g}, {hi:g}] on {sources}"
+        elif name == "score_curve":
+            rule = f"monotone, rising >= {CURVE_MIN_STEP} per knot"
+            entry["source"] = f"fitted by scripts/calibrate.py ({rule}) on {sources}"
     path.write_text(json.dumps(doc, indent=2) + "\n")
 
 
@@ -240,12 +295,20 @@ def main() -> int:
     parser.add_argument("--write", action="store_true", help="write the fitted values to scorer-v2.json")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    media = args.media if args.media.is_dir() else None
+    media = args.media
     store = args.cache / "calibration-measurements.pkl"
     if args.reuse and store.is_file():
         cases = pickle.loads(store.read_bytes())
+        cases = [c for c in cases if "(" not in c.name or "tempo(" in c.name or c.name.startswith("squat")]
+        for case in cases:  # the bands of generated cases as this script states them now
+            if case.group == "generated":
+                level = float(case.name.split("/L")[1].split("/")[0])
+                case.target, case.low, case.high = LEVELS[level]
+            for how, arg, target, lo, hi in PERTURBATIONS:
+                if case.name.endswith(f"/{how}({arg:g})"):
+                    case.target, case.low, case.high = target, lo, hi
     else:
-        manifests = [ROOT / "bench" / "pairs" / "shipped.json"] + ([ROOT / "bench" / "pairs" / "dev.json"] if media else [])
+        manifests = [ROOT / "bench" / "pairs" / "shipped.json", ROOT / "bench" / "pairs" / "dev.json"]
         cases = collect(media, args.cache, manifests)
         args.cache.mkdir(parents=True, exist_ok=True)
         store.write_bytes(pickle.dumps(cases))
@@ -254,7 +317,7 @@ def main() -> int:
     params = fit(cases, args.steps)
     print("after:")
     bad = report(params, cases)
-    print(json.dumps({k: round(v, 3) for k, v in params.items() if k in FITTED}, indent=1))
+    print(json.dumps({k: v for k, v in params.items() if k in FITTED or k == "score_curve"}))
     if args.write:
         groups = sorted({c.group for c in cases})
         counts = {g: sum(c.group == g for c in cases) for g in groups}
