@@ -17,8 +17,10 @@ scales the dancing, see below):
   tau limb_lag_tau_s), and a tempo change x (1 + N(0, tempo_sd));
 - variants: a limb (with the limb below it) doing something else briefly, at variant_rate_hz events per
   second, variant_deg about (x 0.7-1.3, either sign), each 0.6-1.5 s long with smooth onset and release;
-- keypoint noise: N(0, noise_fraction x body height) on x and y of every joint in every frame (another
-  recording's pose-estimator noise);
+- pose-estimator noise of another recording: every bone turned by N(0, noise_deg) and its length scaled by
+  1 + N(0, noise_deg in radians), wandering with time constant noise_tau_s (estimators smooth over frames).
+  Noise on bones rather than on joints keeps a short bone (the hip line of a dancer seen from the side)
+  pointing where it points, as estimators do; joints further down a chain get noisier, as they do;
 - `offset_s`: the whole clip starts that much later (the first pose held), or earlier (cut) if negative.
 
 `level` scales it: 0 is an exact copy (on the base's own frame times); 1 a typical competent other dancer;
@@ -47,12 +49,15 @@ dev-only feelreal): limb errors in degrees, and the robust SD of each moving 2 s
     middle                                                     12.4   23.0   37.1
 
 How each group was set (each from the measurement that shows it most directly):
-- keypoint noise: t1 of the same README, the AIST++ d06 performance as MediaPipe sees it in the video against
-  its AIST++ annotations (one dancer, one moment, two pose estimations): p50/p75/p90 3.9/8.9/21.8 deg.
-  Noise alone at noise_fraction 1.75% of body height gives 4.4/7.9/12.4 (the closest on p50 and p75 of 0.5-3%).
+- pose-estimator noise: t1 of the same README, the AIST++ d06 performance as MediaPipe sees it in the video
+  against its AIST++ annotations (one dancer, one moment, two pose estimations): p50/p75/p90 3.9/8.9/21.8
+  deg. Noise alone at noise_deg 7 gives 4.5/8.0/11.4 (the closest on p50 and p75 of 2-12 deg; the real
+  tail is heavier). The same pair sets its time constant: MediaPipe's joints minus the annotations'
+  correlate 0.6-0.76 one frame (33 ms) apart, 0-0.4 three frames apart and about 0 at six, on all 12 arm
+  and leg joints: about 0.1 s.
 - timing (global and limb lag, tempo): the real pairs' local lag wanders with a robust SD of 0.074 s (median
   of s4, s5, feelreal: the pairs with at least 5 moving windows). The generator gives 0.074 s at the starting
-  values (0.08 s, 0.08 s, 0.02; multipliers 0.25-2 tried: 0.025-0.148 s), so they stay.
+  values (0.08 s, 0.08 s, 0.02; multipliers 0.25-2 tried: 0.025-0.173 s), so they stay.
 - style (amplitude, constant offset, wander): multiplier 0.9 of the starting values, the least squares of the
   log ratios of level 1 to the middle and level 2 to the upper end (0.6-1.8 tried).
 - proportions and variants do not move these quantiles (proportions change no direction; variants touch
@@ -62,11 +67,11 @@ The generator at the fitted parameters, medians over the 5 shipped bases (tests/
 and the four AIST++ dances) x 3 seeds, the same yardstick:
 
     level    p50    p75    p90
-      0.5    5.7   10.9   19.0
-      1.0   11.4   20.7   37.1     the middle of the real range (12.4 / 23.0 / 37.1)
-      1.5   16.5   29.2   53.0     about the upper end (18.7 / 33.7 / 48.3)
-      2.0   20.5   38.3   63.9     beyond it: p50 +10%, p75 +14%, p90 +32%
-      4.0   34.0   59.4   94.6
+      0.5    5.7   11.1   17.9
+      1.0   11.2   20.3   36.3     the middle of the real range (12.4 / 23.0 / 37.1)
+      1.5   15.2   29.6   49.0     about the upper end (18.7 / 33.7 / 48.3)
+      2.0   19.9   37.3   63.1     beyond it: p50 +6%, p75 +11%, p90 +31%
+      4.0   32.7   59.2   93.5
 
 Level 2 overshoots the real range's upper end because everything but noise and proportions grows in proportion
 to the level; a level-1 fit in the middle and a level-2 fit at the top would need a dancer model whose
@@ -100,7 +105,8 @@ class Differences:
     tempo_sd: float = 0.02  # relative SD of the tempo
     variant_rate_hz: float = 0.12  # local variants per second
     variant_deg: float = 70.0  # typical angle of a variant
-    noise_fraction: float = 0.0175  # keypoint noise SD as a fraction of body height
+    noise_deg: float = 7.0  # SD of each bone's angular pose-estimator jitter (and its length's, as a fraction)
+    noise_tau_s: float = 0.1  # time constant of that jitter (pose estimators smooth over frames)
 
 
 FITTED = Differences()
@@ -432,19 +438,18 @@ def another_dancer(
 
     # Rebuild the body bone by bone from the mid-hip.
     scale = 1.0 + d.proportion_sd * body * z_prop[_EDGE_KIND]
+    jitter_rng = np.random.default_rng(noise_seed)
+    jitter = np.radians(d.noise_deg) * body * _ou(jitter_rng, n_out, dt, d.noise_tau_s, 2 * len(_EDGES))
     pos = np.zeros((n_out, 25, 2))
     pos[:, _ROOT] = _joint_at(kp, located, t, _ROOT, src)
     for e, (parent, child) in enumerate(_EDGES):
         limb = _EDGE_LIMB[e]
         when = limb_src[:, limb] if limb >= 0 else src
         vec = _bone_at(kp, located, t, parent, child, when)
-        if limb >= 0:
-            c, s = np.cos(rotation[:, limb]), np.sin(rotation[:, limb])
-            vec = np.stack([c * vec[:, 0] - s * vec[:, 1], s * vec[:, 0] + c * vec[:, 1]], axis=1)
-        pos[:, child] = pos[:, parent] + scale[e] * vec
-    if level > 0:
-        noise = np.random.default_rng(noise_seed).standard_normal(pos.shape)
-        pos += d.noise_fraction * body * body_height(seq) * noise
+        turn = jitter[:, e] + (rotation[:, limb] if limb >= 0 else 0.0)
+        c, s = np.cos(turn), np.sin(turn)
+        vec = np.stack([c * vec[:, 0] - s * vec[:, 1], s * vec[:, 0] + c * vec[:, 1]], axis=1)
+        pos[:, child] = pos[:, parent] + (scale[e] * (1.0 + jitter[:, len(_EDGES) + e]))[:, None] * vec
     keypoints = np.zeros((n_out, 25, 3), dtype=np.float32)
     known = present[:, None] & out_located
     keypoints[..., :2] = np.where(known[..., None], pos, 0.0)

@@ -8,7 +8,7 @@
    AIST++ dances) with a few seeds, and measures it against its base the same way.
 3. Keypoint noise (another recording, another estimation) is set apart, from the one pair that shows it
    alone: t1, the AIST++ d06 performance as MediaPipe sees it in the video against its AIST++ annotations
-   (same dancer, same moment, two pose estimations). The noise fraction is the one whose noise-only
+   (same dancer, same moment, two pose estimations). The bones' angular jitter is the one whose noise-only
    generator matches t1's p50 and p75 best.
 4. Timing (global lag, limb lag, tempo; one multiplier of the starting values) from how much the real
    pairs' local lag wanders: `bench.people.local_lags` finds each moving 2 s window's own lag about the
@@ -57,10 +57,10 @@ KEYS = ("p50", "p75", "p90")
 START = Differences(
     proportion_sd=0.05, amplitude_sd=0.2, style_offset_deg=8.0, style_wander_deg=6.0, style_wander_tau_s=2.0,
     global_lag_s=0.08, global_lag_tau_s=1.5, limb_lag_s=0.08, limb_lag_tau_s=1.0, tempo_sd=0.02,
-    variant_rate_hz=0.12, variant_deg=70.0, noise_fraction=0.01,
+    variant_rate_hz=0.12, variant_deg=70.0, noise_deg=6.0, noise_tau_s=0.1,
 )  # fmt: skip
 T1 = ("dev-only-2/aist_gBR_sBM_c01_d06_mBR2_ch06_overlay.mp4", ROOT / "tests/data/keypoints/aist_break_basic_d06.npz")
-NOISE_FRACTIONS = (0.005, 0.0075, 0.01, 0.0125, 0.015, 0.0175, 0.02, 0.025, 0.03)
+NOISE_DEGREES = (2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0)
 STYLE = (0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.6, 1.8)
 TIMING = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
 MIN_WINDOWS = 5
@@ -70,7 +70,7 @@ NOTHING = replace(
 )  # fmt: skip
 
 
-def scaled(style: float, timing: float, noise: float) -> Differences:
+def scaled(style: float, timing: float, noise_deg: float) -> Differences:
     return replace(
         START,
         amplitude_sd=START.amplitude_sd * style,
@@ -79,7 +79,7 @@ def scaled(style: float, timing: float, noise: float) -> Differences:
         global_lag_s=START.global_lag_s * timing,
         limb_lag_s=START.limb_lag_s * timing,
         tempo_sd=START.tempo_sd * timing,
-        noise_fraction=START.noise_fraction * noise,
+        noise_deg=noise_deg,
     )
 
 
@@ -123,13 +123,13 @@ def main(argv: list[str] | None = None) -> int:
     floor = limb_errors(PoseSequence.load(annotated), PoseSequence.load(store.poses(args.media / video))).quantiles()
     print("t1 (MediaPipe on the video vs the AIST++ annotations): "
           + "  ".join(f"{k} {floor[k]:.1f}" for k in KEYS))  # fmt: skip
-    noise_only = {f: generated(bases, replace(NOTHING, noise_fraction=f), 1.0) for f in NOISE_FRACTIONS}
-    noise = min(NOISE_FRACTIONS, key=lambda f: sum(np.log(noise_only[f][k] / floor[k]) ** 2 for k in ("p50", "p75")))
+    noise_only = {f: generated(bases, replace(NOTHING, noise_deg=f), 1.0) for f in NOISE_DEGREES}
+    noise = min(NOISE_DEGREES, key=lambda f: sum(np.log(noise_only[f][k] / floor[k]) ** 2 for k in ("p50", "p75")))
     g = noise_only[noise]
-    print(f"noise fraction {noise}: noise alone gives " + "  ".join(f"{k} {g[k]:.1f}" for k in KEYS))
+    print(f"bone jitter {noise} deg: noise alone gives " + "  ".join(f"{k} {g[k]:.1f}" for k in KEYS))
     timing_sd = {}
     for timing in TIMING:
-        d = scaled(1.0, timing, noise / START.noise_fraction)
+        d = scaled(1.0, timing, noise)
         timing_sd[timing] = float(
             np.median([robust_sd(local_lags(q, another_dancer(q, 1.0, seed, differences=d))) for q in bases.values()
                        for seed in SEEDS])
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
           + "  ".join(f"{m} {v:.3f}" for m, v in timing_sd.items()) + f" -> {timing}")  # fmt: skip
     best: tuple[float, tuple[float, float, float]] | None = None
     for style in STYLE:
-        combo = (style, timing, noise / START.noise_fraction)
+        combo = (style, timing, noise)
         d = scaled(*combo)
         g1, g2 = generated(bases, d, 1.0), generated(bases, d, 2.0)
         loss = sum(np.log(g1[k] / mid[k]) ** 2 + np.log(g2[k] / hi[k]) ** 2 for k in KEYS)
