@@ -169,7 +169,7 @@ def sentences(
         out.append(f"you were {'behind' if lag > 0 else 'ahead of'} the music by about {abs(lag):.1f} s")
     if not alignment.credible:
         out.append("we could not find the reference dance in your video: is it the right dance?")
-    elif match < 0.5:
+    elif match < 0.35:
         out.append("your moves do not follow the reference's: learn the order of the moves first")
     uncovered = 1.0 - deviations.coverage
     if uncovered > 0.1:

@@ -94,6 +94,10 @@ def measure_deviations(ref: LimbTrack, att: LimbTrack, alignment: Alignment) -> 
     att_importance = moment_importance(matched_track)
     moment_weight = np.where(covered, 0.5 * (ref_importance + att_importance), ref_importance)
     pair_weight = np.where(covered[:, None], ref.weights * warped.weights, ref.weights) * share[None, :]
+    # A limb out of frame in either clip (feet cut off) says nothing about the match: it counts as much as it
+    # is seen in both at the matched moments.
+    both = (ref.weights > 0) & (warped.weights > 0) & covered[:, None]
+    seen = both.sum(axis=0) / max(1, int(covered.sum()))
     match = 0.5 * (
         covariation(ref.dirs, ref.weights, warped.dirs, warped.weights, covered)
         + covariation(ref.dirs, ref.weights, straight.dirs, straight.weights, covered)
@@ -115,7 +119,7 @@ def measure_deviations(ref: LimbTrack, att: LimbTrack, alignment: Alignment) -> 
         moment_weight=moment_weight.astype(np.float32),
         covered=covered.astype(np.float32),
         limb_match=match.astype(np.float32),
-        limb_share=(share**2).astype(np.float32),
+        limb_share=(share**2 * seen).astype(np.float32),
         summary=summary,
         att_dirs=warped.dirs,
         att_weights=warped.weights,
