@@ -301,13 +301,27 @@ async def announce(core: CommunityService, platform: str, post: Post, stop: asyn
     claimer = f"{platform}-{uuid.uuid4().hex[:8]}"
     while not stop.is_set():
         try:
-            for announcement in await core.claim_announcements(platform, claimer):
-                await post(announcement)
-                await core.confirm_announcement(announcement, claimer)
-        except Exception as error:
-            logger.warning("posting challenge results on %s failed (%s); retrying in %.0f s", platform, error, every_s)
+            await announce_once(core, platform, post, claimer)
+        except StorageError as error:
+            logger.warning("posting challenge results on %s waits for the database (%s)", platform, error)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=every_s)
+
+
+async def announce_once(core: CommunityService, platform: str, post: Post, claimer: str) -> int:
+    """Claim and post what is due on `platform`; returns how many were posted. A post that fails (the bot
+    may no longer write in that channel, say) is tried again later, a bounded number of times, then given up
+    and logged (`CommunityService.fail_announcement`); it never holds up the others."""
+    posted = 0
+    for announcement in await core.claim_announcements(platform, claimer):
+        try:
+            await post(announcement)
+        except Exception as error:
+            await core.fail_announcement(announcement, claimer, error)
+            continue
+        await core.confirm_announcement(announcement, claimer)
+        posted += 1
+    return posted
 
 
 async def run(

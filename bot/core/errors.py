@@ -99,6 +99,22 @@ class VideoTakenError(CoreError):
         )
 
 
+class TooBusyError(CoreError):
+    """The job would not finish in the time the platform leaves to answer (a busy queue): refused up front,
+    never held against the user."""
+
+    code = "too_busy"
+    ours = True
+
+    def __init__(self, expected_s: float, window_s: float) -> None:
+        self.expected_s = expected_s
+        self.window_s = window_s
+        super().__init__(
+            f"I'm very busy: your video would be scored in about {describe_seconds(expected_s)}, longer than I can "
+            f"keep this reply open ({describe_seconds(window_s)}). Please send it again in a few minutes."
+        )
+
+
 class JobRunningError(CoreError):
     """The user already has a video being analysed."""
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from bot.core.models import (
     Announcement,
@@ -61,8 +61,19 @@ class DanceEngine(Protocol):
         clip_path: Path | None,
         card_path: Path | None,
         progress: Progress | None,
+        clip_budget_bytes: int | None = None,
     ) -> ScoreResult:
-        """Score an attempt against a registered dance, rendering the clip and card where paths are given."""
+        """Score an attempt against a registered dance, rendering the clip and card where paths are given;
+        the clip fits `clip_budget_bytes` (None: the engine's default budget)."""
+        ...
+
+
+@runtime_checkable
+class EngineLoad(Protocol):
+    """What an engine can say about its load (the real gateway and its fake both can)."""
+
+    def estimate_s(self) -> tuple[float, float]:
+        """(seconds a job submitted now waits before it starts, seconds a job is expected to run)."""
         ...
 
 

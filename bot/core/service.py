@@ -29,6 +29,7 @@ from bot.core.errors import (
     NotOwnerError,
     StorageError,
     StorageUnavailableError,
+    TooBusyError,
     UnknownDanceError,
     VideoTakenError,
     describe_seconds,
@@ -55,7 +56,7 @@ from bot.core.models import (
 )
 from bot.core.names import clean_name, match_name, normalise_name
 from bot.core.pending import PendingAttempts
-from bot.core.ports import AttemptRecord, Clock, CommunityStore, DanceEngine, NewDance, Progress
+from bot.core.ports import AttemptRecord, Clock, CommunityStore, DanceEngine, EngineLoad, NewDance, Progress
 from bot.core.scorers import stored_features
 from bot.core.seasons import ALL_TIME, find_current_season, format_challenge_key, list_season_keys
 from engine.errors import EngineError, Refusal, VideoError
@@ -241,6 +242,8 @@ class CommunityService:
         progress: Progress | None = None,
         notice: dict[str, Any] | None = None,
         requested_by: Caller | None = None,
+        finish_within_s: float | None = None,
+        clip_budget_bytes: int | None = None,
     ) -> ScoredAttempt:
         """Score `caller`'s attempt at a dance and put it on the boards; `caller` is who posted the video.
 
@@ -256,6 +259,8 @@ class CommunityService:
         A finished analysis is never thrown away: if the database does not answer, recording is retried
         with backoff, then the attempt waits in `pending` (`saved` is False) until `save_pending` runs.
         `notice` is where the user sees this job's progress (a chat message), for crash recovery.
+        `finish_within_s`: the time the platform leaves to answer; a job the engine expects to wait and run
+        for longer is refused at once (TooBusyError). The clip is rendered to fit `clip_budget_bytes`.
         """
         check_owner(caller, requested_by)
         community = await self._community(where)
@@ -269,6 +274,7 @@ class CommunityService:
         taken = await self.store.find_video_owner(community.id, content_hash, caller)
         if taken is not None:
             raise VideoTakenError(*taken)
+        self._admit(finish_within_s)
         # The community's scorer version, read now: nothing after the analysis may need the database.
         finish = await self.ratings.prepare_finish(community.id) if self.ratings else None
         submitted_at = self.clock.now()
@@ -288,7 +294,14 @@ class CommunityService:
         folder.mkdir(parents=True, exist_ok=True)
         clip_path, card_path = folder / f"{job_id}-clip.mp4", folder / f"{job_id}-card.png"
         try:
-            base = await self.engine.score(dance, video, clip_path=clip_path, card_path=card_path, progress=progress)
+            base = await self.engine.score(
+                dance,
+                video,
+                clip_path=clip_path,
+                card_path=card_path,
+                progress=progress,
+                clip_budget_bytes=clip_budget_bytes,
+            )
             result = finish(base) if finish else base
             record = AttemptRecord(
                 job_id=job_id,
@@ -643,6 +656,17 @@ class CommunityService:
         await self.store.write_state(key, value, self.clock.now())
 
     # ---- internals ----------------------------------------------------------------------------------------
+
+    def _admit(self, finish_within_s: float | None) -> None:
+        """Refuse a job that would not finish within `finish_within_s`, counting its wait and its run."""
+        if finish_within_s is None or not isinstance(self.engine, EngineLoad):
+            return
+        wait_s, run_s = self.engine.estimate_s()
+        if wait_s + run_s > finish_within_s:
+            log.warning(
+                "refused a job: expected %.0f s (wait %.0f s), %.0f s left", wait_s + run_s, wait_s, finish_within_s
+            )
+            raise TooBusyError(wait_s + run_s, finish_within_s)
 
     def _require_moderator(self, caller: Caller, action: str) -> None:
         if not caller.is_moderator:

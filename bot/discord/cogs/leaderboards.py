@@ -9,7 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.bootstrap import Services
-from bot.discord.interactions import answering, caller_of, suggest_dances, where_of
+from bot.discord.interactions import Answer, caller_of, suggest_dances, where_of
 from bot.replies import describe_leaderboard, describe_profile
 
 
@@ -26,9 +26,11 @@ class Leaderboards(commands.Cog):
         dance: str | None = None,
         period: Literal["all", "season", "challenge"] = "all",
     ) -> None:
-        async with answering(interaction):
-            board = await self.services.community.show_leaderboard(where_of(interaction), dance, period)
-            await interaction.response.send_message(describe_leaderboard(board))
+        async with Answer(interaction) as answer:
+            board = await self.services.community.show_leaderboard(
+                where_of(interaction), dance, period, viewer=caller_of(interaction)
+            )
+            await answer.send(describe_leaderboard(board))
 
     @leaderboard.autocomplete("dance")
     async def dance_names(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -37,5 +39,6 @@ class Leaderboards(commands.Cog):
     @app_commands.command(name="me", description="Your scores and ranks on this server")
     @app_commands.guild_only()
     async def me(self, interaction: discord.Interaction) -> None:
-        profile = await self.services.community.show_profile(caller_of(interaction), where_of(interaction))
-        await interaction.response.send_message(describe_profile(profile), ephemeral=True)
+        async with Answer(interaction, public=False) as answer:
+            profile = await self.services.community.show_profile(caller_of(interaction), where_of(interaction))
+            await answer.send(describe_profile(profile), ephemeral=True)
