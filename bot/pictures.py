@@ -7,14 +7,20 @@ They are drawn in the bot's process, in a thread (`asyncio.to_thread`): a few te
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import shutil
+import tempfile
 import unicodedata
+import uuid
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from bot.core.models import DanceHistory, Leaderboard, LeaderboardEntry
+from bot.core.models import Announcement, DanceHistory, Leaderboard, LeaderboardEntry, Period
 from engine import palette
 from engine.atomic_file import atomic_path
 
@@ -26,13 +32,50 @@ MEDALS = {1: GOLD, 2: SILVER, 3: BRONZE}
 ROWS_BELOW = 7  # rows 4..10 under the podium
 
 
-def render_podium(board: Leaderboard, out: Path) -> Path:
-    """Draw `board` as a podium (first three), the next rows, and the viewer's rank; returns `out`."""
+@contextlib.contextmanager
+def scratch(work_dir: Path) -> Iterator[Path]:
+    """A fresh folder under `work_dir` for pictures being sent; removed with them afterwards."""
+    Path(work_dir).mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="pictures-", dir=work_dir))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def draw_podium(board: Leaderboard, folder: Path) -> Path:
+    """`render_podium` into a new file in `folder`, off the event loop."""
+    return await asyncio.to_thread(render_podium, board, Path(folder) / f"board-{uuid.uuid4().hex}.png")
+
+
+async def draw_results(announcement: Announcement, folder: Path) -> Path:
+    """A closed challenge's final board as a podium, into a new file in `folder`."""
+    challenge = announcement.challenge
+    board = Leaderboard(
+        announcement.community,
+        challenge.dance_name,
+        Period.CHALLENGE,
+        f"challenge #{challenge.id}: final results",
+        announcement.standings,
+        challenge,
+    )
+    out = Path(folder) / f"results-{uuid.uuid4().hex}.png"
+    return await asyncio.to_thread(render_podium, board, out, viewer_line=False)
+
+
+async def draw_history(history: DanceHistory, folder: Path) -> Path:
+    """`render_history` into a new file in `folder`, off the event loop."""
+    return await asyncio.to_thread(render_history, history, Path(folder) / f"history-{uuid.uuid4().hex}.png")
+
+
+def render_podium(board: Leaderboard, out: Path, *, viewer_line: bool = True) -> Path:
+    """Draw `board` as a podium (first three), the next rows, and (`viewer_line`) the viewer's rank;
+    returns `out`."""
     rows = [e for e in board.entries if e.rank > 3][:ROWS_BELOW]
     u = WIDTH / 100
     height = round(6 * u + 22 * u + 52 * u + 9 * u + 7.2 * u * len(rows) + 16 * u + 6 * u)
     image = Image.new("RGB", (WIDTH, height), palette.BACKGROUND)
-    _Podium(image, board, rows).draw()
+    _Podium(image, board, rows, viewer_line).draw()
     return _save(image, out)
 
 
@@ -83,11 +126,12 @@ class _Canvas:
 
 
 class _Podium(_Canvas):
-    def __init__(self, image: Image.Image, board: Leaderboard, rows: list[LeaderboardEntry]) -> None:
+    def __init__(self, image: Image.Image, board: Leaderboard, rows: list[LeaderboardEntry], viewer_line: bool) -> None:
         super().__init__(image)
         self.board = board
         self.rows = rows
         self.overall = board.dance is None
+        self.viewer_line = viewer_line
 
     def draw(self) -> None:
         what = self.board.dance or "Overall (best per dance, added up)"
@@ -150,7 +194,9 @@ class _Podium(_Canvas):
         u, m = self.u, self.margin
         bottom = self.image.height - m
         viewer = self.board.viewer
-        if viewer is None:
+        if not self.viewer_line:
+            note = f"{len(self.board.entries)} on the board" if self.board.entries else ""
+        elif viewer is None:
             note = "You are not on this board yet: send /score with your video."
         else:
             note = f"You: rank {viewer.rank} of {viewer.of} · {viewer.score:.1f}"

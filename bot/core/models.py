@@ -146,6 +146,7 @@ class LeaderboardEntry:
     achieved_at: datetime
     dances: int = 1
     scorer_version: str | None = None  # the version that made the score ("mixed" for sums of several)
+    attempt_id: int | None = None  # the attempt that made this best (a dance's board; None overall)
 
 
 @dataclass(frozen=True)

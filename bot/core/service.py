@@ -648,6 +648,12 @@ class CommunityService:
             log.warning("posting the results of %s failed (%s); trying again later", where, error)
         return gave_up
 
+    async def find_winner_cards(self, announcement: Announcement, top: int = 3) -> list[Path]:
+        """The score cards of a closed challenge's first `top` (those still kept), in rank order."""
+        ids = [e.attempt_id for e in announcement.standings[:top] if e.attempt_id is not None]
+        cards = await self.store.list_cards(ids)
+        return [Path(cards[i]) for i in ids if i in cards and Path(cards[i]).is_file()]
+
     async def recall(self, key: str) -> str | None:
         """A small fact a bot kept between runs (None: never kept)."""
         return await self.store.read_state(key)

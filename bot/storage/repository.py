@@ -339,6 +339,18 @@ class SqlCommunityStore:
             )
             return [(r.id, r.clip_path, r.card_path) for r in rows]
 
+    async def list_cards(self, attempt_ids: Sequence[int]) -> dict[int, str]:
+        """The score cards still kept of these attempts, by attempt id."""
+        if not attempt_ids:
+            return {}
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                sa.select(attempts.c.id, attempts.c.card_path).where(
+                    attempts.c.id.in_(list(attempt_ids)) & attempts.c.card_path.is_not(None)
+                )
+            )
+            return {r.id: r.card_path for r in rows}
+
     async def forget_media(self, attempt_ids: Sequence[int]) -> None:
         """Record that these attempts' clips and cards are gone (their scores stay)."""
         if not attempt_ids:
@@ -1020,6 +1032,7 @@ async def _select_dance_board(
         sa.select(
             bests.c.points,
             bests.c.achieved_at,
+            bests.c.attempt_id,
             members.c.platform,
             members.c.user_id,
             members.c.display_name,
@@ -1039,6 +1052,7 @@ async def _select_dance_board(
             r.points / 1000,
             r.achieved_at,
             scorer_version=r.scorer_version or "v1",
+            attempt_id=r.attempt_id,
         )
         for i, r in enumerate(rows, start=1)
     ]
@@ -1114,6 +1128,7 @@ def _entry_to_json(entry: LeaderboardEntry) -> dict[str, Any]:
         "achieved_at": entry.achieved_at.isoformat(),
         "dances": entry.dances,
         "scorer_version": entry.scorer_version,
+        "attempt_id": entry.attempt_id,
     }
 
 
@@ -1127,4 +1142,5 @@ def _entry_from_json(data: dict[str, Any]) -> LeaderboardEntry:
         achieved_at=datetime.fromisoformat(data["achieved_at"]),
         dances=int(data["dances"]),
         scorer_version=data.get("scorer_version"),
+        attempt_id=data.get("attempt_id"),
     )

@@ -18,6 +18,8 @@ import asyncio
 import functools
 import logging
 import re
+import shutil
+import tempfile
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
 from pathlib import Path
@@ -33,13 +35,14 @@ from bot.core.durations import parse_duration
 from bot.core.errors import NotModeratorError, NotOwnerError, TooLargeError
 from bot.core.models import Attempt, Caller, CommunityRef
 from bot.errors import MissingVideoError, NotAVideoError, explain_failure
+from bot.pictures import draw_history, draw_podium
 from bot.rating_replies import (
     describe_rating_prompt,
     describe_rating_stats,
     describe_rescore,
     describe_scorer_status,
 )
-from bot.replies import describe_challenges, describe_leaderboard, describe_profile
+from bot.replies import describe_challenges, describe_history, describe_leaderboard, describe_profile
 from bot.scoring import MiB, PlatformLimits, ScoreReply, ScoreRequest, VideoUpload
 from bot.telegram.ratings import RatingButtons, looks_like_version, rating_keyboard
 
@@ -73,7 +76,7 @@ HELP = (
     "• /dances: the dances of this chat\n"
     "• /leaderboard [dance] [all|season|challenge]: the best scores here\n"
     "• /challenge status: the running challenges\n"
-    "• /me: your scores and ranks\n"
+    "• /me: your scores and ranks; /me <dance>: your progress at a dance, as a chart\n"
     "Under each result, members rate the attempt from 1 to 10 (your own rating is kept but not counted).\n"
     "Chat administrators: reply to a reference video with /dance add <name>; /dance remove <name>; "
     "/challenge start <dance> <duration, e.g. 3d>; /challenge end [dance]; /rate: the members' ratings; "
@@ -88,10 +91,11 @@ MENU = [
     ("dances", "The dances of this chat"),
     ("leaderboard", "The best scores: /leaderboard [dance] [all|season|challenge]"),
     ("challenge", "The running challenges: /challenge status"),
-    ("me", "Your scores and ranks"),
+    ("me", "Your scores and ranks; /me <dance>: your progress"),
     ("help", "How to use DanceScore"),
 ]
 Command = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, Any]]
+Answer = str | tuple[str, Path]  # a command's reply: text, or text with a picture (sent as its caption)
 
 
 class TelegramHandlers:
@@ -130,18 +134,38 @@ class TelegramHandlers:
         ]
 
     def answering(self, command: Command) -> Command:
-        """Wraps a command whose reply is text: refusals are answered with their sentence, others logged."""
+        """Wraps a command whose reply is text, or text with a picture (the picture is sent with the text as
+        its caption, then deleted): refusals are answered with their sentence, others logged."""
 
         async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            message = _message(update)
             try:
-                text = await command(update, context)
+                reply: Answer = await command(update, context)
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                text = explain_failure(error, f"/{command.__name__} in chat {_message(update).chat_id}")
-            await _message(update).reply_text(text)
+                reply = explain_failure(error, f"/{command.__name__} in chat {message.chat_id}")
+            if isinstance(reply, str):
+                await message.reply_text(reply)
+                return
+            text, picture = reply
+            try:
+                if len(text) > CAPTION_LIMIT:
+                    await message.reply_text(text)
+                    text = ""
+                with picture.open("rb") as handle:
+                    await message.reply_photo(handle, filename=picture.name, caption=text or None)
+            finally:
+                shutil.rmtree(picture.parent, ignore_errors=True)
 
         return answer
+
+    @property
+    def pictures(self) -> Path:
+        """A fresh folder for a picture to be sent (in the work folder; removed once it is sent)."""
+        work = self.services.flow.work_dir
+        work.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix="pictures-", dir=work))
 
     # ------------------------------------------------------------------ text commands
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
@@ -195,14 +219,24 @@ class TelegramHandlers:
             return "No dances yet. A chat administrator can add one: reply to a video with /dance add <name>."
         return "Dances here: " + ", ".join(d.name for d in dances)
 
-    async def leaderboard(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    async def leaderboard(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> Answer:
+        """`/leaderboard [dance] [all|season|challenge]`: the board as a podium picture, with the asker's rank."""
+        message = _message(update)
         args = list(context.args or [])
         period = args.pop().lower() if args and args[-1].lower() in PERIODS else "all"
-        board = await self.core.show_leaderboard(_where(_message(update)), " ".join(args) or None, period)
-        return describe_leaderboard(board)
+        board = await self.core.show_leaderboard(
+            _where(message), " ".join(args) or None, period, viewer=_caller(message)
+        )
+        return describe_leaderboard(board), await draw_podium(board, self.pictures)
 
-    async def me(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    async def me(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> Answer:
+        """`/me`: your scores and ranks; `/me <dance>`: your progress at that dance, as a chart."""
         message = _message(update)
+        if context.args:
+            history = await self.core.show_history(_caller(message), _where(message), " ".join(context.args))
+            if not history.attempts:
+                return describe_history(history)
+            return describe_history(history), await draw_history(history, self.pictures)
         return describe_profile(await self.core.show_profile(_caller(message), _where(message)))
 
     async def challenge(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:

@@ -2,12 +2,13 @@
 
 It implements the part of the Bot API the bot uses, with Telegram's own limits and error shapes:
 getMe, getUpdates (long poll with offsets), sendMessage, editMessageText (both with inline keyboards),
-answerCallbackQuery, sendChatAction, sendVideo / sendPhoto / sendDocument (multipart; the files are kept
-for the test to inspect), getFile and the file download under /file/bot{token}/{path}, getChatMember /
-getChatAdministrators (members who left say so), deleteWebhook, setMyCommands, deleteMessage, and 429
-injection with `retry_after`. With `rate_limits=True` it also enforces Telegram's group budget: at most
-`GROUP_MESSAGES_PER_MINUTE` messages (sent or edited) per group chat in any 60 s, beyond which it answers
-429 with the `retry_after` that frees the window, as Telegram does.
+answerCallbackQuery, sendChatAction, sendVideo / sendPhoto / sendDocument and sendMediaGroup (multipart;
+the files are kept for the test to inspect; an album is recorded as one message per item), getFile and the
+file download under /file/bot{token}/{path}, getChatMember / getChatAdministrators (members who left say
+so), deleteWebhook, setMyCommands, deleteMessage, and 429 injection with `retry_after`. With
+`rate_limits=True` it also enforces Telegram's group budget: at most `GROUP_MESSAGES_PER_MINUTE` messages
+(sent or edited) per group chat in any 60 s, beyond which it answers 429 with the `retry_after` that frees
+the window, as Telegram does.
 
 Tests push updates as a user would send them (`send_video`, `send_document`, `send_text`, `press_button`,
 ...) and read what the bot sent (`sent`, `wait_for`, `callback_answers`, `wait_for_answer`). Point the bot at it with::
@@ -51,6 +52,7 @@ COUNTED_METHODS = {
     "sendPhoto",
     "sendDocument",
     "sendAnimation",
+    "sendMediaGroup",  # one message per item of the album
 }
 UPLOAD_LIMIT = 50 * 2**20  # sendVideo & co. refuse bigger files (413)
 TOKEN_FORM = re.compile(r"\d+:[\w-]+")
@@ -452,13 +454,14 @@ class FakeTelegramApi:
             return 0
         if chat_id >= 0:
             return 0
+        count = len(_json_field(params, "media") or []) if method == "sendMediaGroup" else 1
         now = time.monotonic()
         window = [t for t in self._budget.get(chat_id, []) if t > now - 60.0]
-        if len(window) >= GROUP_MESSAGES_PER_MINUTE:
+        if len(window) + count > GROUP_MESSAGES_PER_MINUTE:
             self._budget[chat_id] = window
             self.refused.append((method, chat_id))
-            return max(1, math.ceil(window[0] + 60.0 - now))
-        self._budget[chat_id] = [*window, now]
+            return max(1, math.ceil(window[len(window) + count - GROUP_MESSAGES_PER_MINUTE - 1] + 60.0 - now))
+        self._budget[chat_id] = [*window, *[now] * count]
         return 0
 
     def _take_fault(self, method: str) -> dict[str, Any] | None:
@@ -490,6 +493,7 @@ class FakeTelegramApi:
             "sendVideo": self._api_send_video,
             "sendPhoto": self._api_send_photo,
             "sendDocument": self._api_send_document,
+            "sendMediaGroup": self._api_send_media_group,
             "getFile": self._api_get_file,
             "getChatMember": self._api_get_chat_member,
             "getChatAdministrators": self._api_get_chat_administrators,
@@ -582,6 +586,24 @@ class FakeTelegramApi:
 
     async def _api_send_document(self, params: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
         return await self._send_file("sendDocument", params, files)
+
+    async def _api_send_media_group(self, params: dict[str, Any], files: dict[str, Any]) -> list[dict[str, Any]]:
+        """An album: each item refers to its file as `attach://<field>`; recorded one message per item."""
+        media = _json_field(params, "media") or []
+        if not 2 <= len(media) <= 10:
+            raise _ApiError(400, "Bad Request: wrong number of media in the album (2-10)")
+        sent = []
+        for item in media:
+            field_name = str(item.get("media", "")).removeprefix("attach://")
+            if item.get("type") not in {"photo", "video"} or field_name not in files:
+                raise _ApiError(400, "Bad Request: wrong media in the album")
+            name, data = files[field_name]
+            kind = str(item["type"])
+            item_params = {"chat_id": params["chat_id"], "reply_parameters": params.get("reply_parameters")}
+            sent.append(
+                self._record("sendMediaGroup", item_params, caption=item.get("caption"), files={kind: (name, data)})
+            )
+        return sent
 
     async def _api_get_file(self, params: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
         stored = self.files.get(str(params.get("file_id")))
