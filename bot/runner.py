@@ -244,6 +244,9 @@ def telegram_poster(application: Any, services: Services) -> Post:
             if len(text) > CAPTION_LIMIT:
                 await application.bot.send_message(chat_id, text)
                 text = ""
+            if not cards:  # an album has 2 to 10 items: the podium alone is a photo
+                await application.bot.send_photo(chat_id, podium.read_bytes(), caption=text or None)
+                return
             media = [InputMediaPhoto(podium.read_bytes(), caption=text or None)]
             media += [InputMediaPhoto(card.read_bytes()) for card in cards]
             await application.bot.send_media_group(chat_id, media)
