@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.core.models import Caller, CommunityRef, Season
+from bot.core.models import Caller, CommunityRef, Season, board_points
 from bot.core.ports import AttemptRecord, NewDance
 from bot.core.seasons import ALL_TIME, format_challenge_key, format_month_key, list_season_keys
 from bot.storage.database import Database
@@ -104,7 +104,7 @@ async def load(store: SqlCommunityStore, n_attempts: int, n_members: int, n_danc
             rows[-1]["challenge_id"] = challenge.id
         for key in keys:
             held = best.get((dance_id, member_id, key))
-            if held is None or (score, -at.timestamp()) > (held[0], -held[1].timestamp()):
+            if held is None or (board_points(score), -at.timestamp()) > (board_points(held[0]), -held[1].timestamp()):
                 best[(dance_id, member_id, key)] = (score, at, attempt_id)
     t0 = time.perf_counter()
     async with db.write() as conn:
@@ -112,7 +112,7 @@ async def load(store: SqlCommunityStore, n_attempts: int, n_members: int, n_danc
             await conn.execute(attempts.insert(), rows[i : i + 5000])
         best_rows, sums = [], {}
         for (d, m, k), (score, at, a) in best.items():
-            points = round(score * 1000)
+            points = board_points(score)  # boards rank and add up the score as shown
             best_rows.append(
                 dict(
                     community_id=community.id,

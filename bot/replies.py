@@ -6,6 +6,7 @@ from bot.core.errors import describe_seconds
 from bot.core.models import (
     Announcement,
     ChallengeStatus,
+    DanceHistory,
     Leaderboard,
     LeaderboardEntry,
     LostJob,
@@ -48,7 +49,25 @@ def describe_leaderboard(board: Leaderboard) -> str:
         title += f" · scorer {versions.pop() or 'v1'}"
     else:
         rows = [f"{row} [{e.scorer_version or 'v1'}]" for row, e in zip(rows, board.entries, strict=True)]
+    if board.viewer is not None and not board.viewer_shown:
+        rows.append(f"You: rank {board.viewer.rank} of {board.viewer.of} · {board.viewer.score:.1f}")
     return "\n".join([title, *rows])
+
+
+def describe_history(history: DanceHistory) -> str:
+    """What goes with the progress chart: how many attempts, the best, the latest and the rank."""
+    attempts = history.attempts
+    if not attempts:
+        return f"You have no attempts at “{history.dance}” here yet. Send /score {history.dance} with your video."
+    best = max(a.score for a in attempts)
+    first, last = attempts[0], attempts[-1]
+    rank = f", rank {history.standing.rank} of {history.standing.of}" if history.standing else ""
+    change = last.score - first.score
+    trend = f"; {change:+.1f} since your first" if len(attempts) > 1 else ""
+    return (
+        f"{history.caller.display_name} · {history.dance}: {len(attempts)} attempt{'s' if len(attempts) != 1 else ''}, "
+        f"best {best:.1f}{rank}, latest {last.score:.1f} on {last.submitted_at:%Y-%m-%d}{trend}."
+    )
 
 
 def describe_profile(profile: Profile) -> str:

@@ -33,6 +33,7 @@ from bot.core.service import CommunityService
 from bot.errors import StartError
 from bot.logs import redact
 from bot.ops import OpsServer
+from bot.pictures import draw_results, scratch
 from bot.recovery import DataDirLock, Notify, sweep_work, tell_lost_users
 from bot.replies import describe_announcement
 
@@ -42,6 +43,7 @@ NO_TOKEN_MESSAGE = (
     "No chat platform configured: set DISCORD_TOKEN and/or TELEGRAM_TOKEN (in the environment or in .env). "
     "The README explains how to create each bot."
 )
+CAPTION_LIMIT = 1024  # characters of a Telegram media caption
 UPKEEP_EVERY_S = 30.0  # how often attempts that waited for the database are retried
 PRUNE_EVERY_S = 6 * 3600.0  # how often clips and cards past their retention are deleted
 Post = Callable[[Announcement], Awaitable[None]]
@@ -91,7 +93,7 @@ async def serve(
                 failures["telegram"] = describe_start_failure("Telegram", error)
             else:
                 notifiers["telegram"] = telegram_notifier(telegram_app)
-                post = telegram_poster(telegram_app)
+                post = telegram_poster(telegram_app, services)
                 background.append(asyncio.create_task(announce(core, "telegram", post, stop, announce_every_s)))
         if settings.discord_token:
             try:
@@ -226,11 +228,28 @@ async def stop_telegram(application: Any) -> None:
         await application.shutdown()
 
 
-def telegram_poster(application: Any) -> Post:
+def telegram_poster(application: Any, services: Services) -> Post:
+    """Posts a closed challenge's results in its chat as one album: the final board as a podium, captioned
+    with the results, then the winners' score cards."""
+    from telegram import InputMediaPhoto
+
     async def post(announcement: Announcement) -> None:
         if announcement.challenge.channel is None:
             return
-        await application.bot.send_message(int(announcement.challenge.channel), describe_announcement(announcement))
+        chat_id = int(announcement.challenge.channel)
+        text = describe_announcement(announcement)
+        cards = await services.community.find_winner_cards(announcement)
+        with scratch(services.flow.work_dir) as folder:
+            podium = await draw_results(announcement, folder)
+            if len(text) > CAPTION_LIMIT:
+                await application.bot.send_message(chat_id, text)
+                text = ""
+            if not cards:  # an album has 2 to 10 items: the podium alone is a photo
+                await application.bot.send_photo(chat_id, podium.read_bytes(), caption=text or None)
+                return
+            media = [InputMediaPhoto(podium.read_bytes(), caption=text or None)]
+            media += [InputMediaPhoto(card.read_bytes()) for card in cards]
+            await application.bot.send_media_group(chat_id, media)
 
     return post
 
@@ -270,13 +289,24 @@ async def start_discord(token: str, services: Services) -> tuple[Any, asyncio.Ta
 
 
 def discord_poster(client: Any) -> Post:
+    """Posts a closed challenge's results in its channel: the text, the final board as a podium and the
+    winners' score cards, in one message (pinging nobody: the client's allowed mentions)."""
+    import discord
+
+    services: Services = client.services
+
     async def post(announcement: Announcement) -> None:
         if announcement.challenge.channel is None:
             return
         await client.wait_until_ready()
         channel_id = int(announcement.challenge.channel)
         channel = client.get_channel(channel_id) or await client.fetch_channel(channel_id)
-        await channel.send(describe_announcement(announcement))
+        cards = await services.community.find_winner_cards(announcement)
+        with scratch(services.flow.work_dir) as folder:
+            podium = await draw_results(announcement, folder)
+            files = [discord.File(podium, "results.png")]
+            files += [discord.File(card, f"winner-{i}.png") for i, card in enumerate(cards, start=1)]
+            await channel.send(describe_announcement(announcement), files=files)
 
     return post
 
@@ -301,13 +331,27 @@ async def announce(core: CommunityService, platform: str, post: Post, stop: asyn
     claimer = f"{platform}-{uuid.uuid4().hex[:8]}"
     while not stop.is_set():
         try:
-            for announcement in await core.claim_announcements(platform, claimer):
-                await post(announcement)
-                await core.confirm_announcement(announcement, claimer)
-        except Exception as error:
-            logger.warning("posting challenge results on %s failed (%s); retrying in %.0f s", platform, error, every_s)
+            await announce_once(core, platform, post, claimer)
+        except StorageError as error:
+            logger.warning("posting challenge results on %s waits for the database (%s)", platform, error)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=every_s)
+
+
+async def announce_once(core: CommunityService, platform: str, post: Post, claimer: str) -> int:
+    """Claim and post what is due on `platform`; returns how many were posted. A post that fails (the bot
+    may no longer write in that channel, say) is tried again later, a bounded number of times, then given up
+    and logged (`CommunityService.fail_announcement`); it never holds up the others."""
+    posted = 0
+    for announcement in await core.claim_announcements(platform, claimer):
+        try:
+            await post(announcement)
+        except Exception as error:
+            await core.fail_announcement(announcement, claimer, error)
+            continue
+        await core.confirm_announcement(announcement, claimer)
+        posted += 1
+    return posted
 
 
 async def run(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import shutil
 import tempfile
 import time
@@ -21,7 +20,7 @@ from typing import Any
 
 from bot.core.errors import TooLargeError
 from bot.core.models import Caller, CommunityRef, ScoredAttempt
-from bot.core.service import CommunityService
+from bot.core.service import CommunityService, check_owner
 from bot.errors import NotAVideoError
 from bot.replies import describe_scored
 from engine.progress import Stage
@@ -31,6 +30,7 @@ logger = logging.getLogger(__name__)
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".webm", ".mkv", ".3gp"}
 GENERIC_MIME_TYPES = {None, "", "application/octet-stream"}
 MiB = 2**20
+CLIP_BUDGET_BYTES = 8 * MiB  # the engine's default size of the annotated clip
 # The engine's stage names, in the words a user sees.
 STAGE_LABELS: dict[str, str] = {  # Stage is a str: the names as the engine sends them
     Stage.REFERENCE: "analysing the reference",
@@ -55,13 +55,21 @@ class VideoUpload:
 
 @dataclass(frozen=True)
 class PlatformLimits:
-    """What the platform allows a bot: the largest file it may download and upload, in bytes."""
+    """What the platform allows a bot: the largest file it may download and upload, in bytes, and how often
+    a chat may be shown progress (a busy group has a budget of messages, edits included)."""
 
     platform: str
     download_bytes: int
     upload_bytes: int
     trim_hint: str = TooLargeError.HINT
-    progress_interval_s: float = 2.0  # at most one progress edit per this many seconds (rate limits)
+    progress_interval_s: float = 2.0  # at most one progress edit per this many seconds
+    progress_quiet_s: float = 0.0  # no progress edit before the job has run this long (short jobs get none)
+
+    @property
+    def clip_budget_bytes(self) -> int:
+        """What the clip may weigh: the default, or less where the upload cap is small (it goes with the
+        card, in one message on Discord)."""
+        return min(CLIP_BUDGET_BYTES, int(self.upload_bytes * 0.8))
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,8 @@ class ScoreRequest:
     video: VideoUpload
     limits: PlatformLimits
     notice: dict[str, Any] | None = None
+    requested_by: Caller | None = None  # who asked, when not the poster (a moderator, for them)
+    finish_within_s: float | None = None  # the time the platform leaves to answer (Discord: 15 min)
 
 
 @dataclass
@@ -91,6 +101,7 @@ class ScoringFlow:
     """The /score flow shared by both bots, over the community core (which runs the engine)."""
 
     def __init__(self, service: CommunityService, work_dir: Path, progress_interval_s: float | None = None) -> None:
+        """`progress_interval_s` overrides every platform's pace of progress (and its quiet start)."""
         self.service = service
         self.work_dir = work_dir
         self.progress_interval_s = progress_interval_s
@@ -115,11 +126,17 @@ class ScoringFlow:
 
         The downloaded video is removed when the `async with` ends, whether the reply went out or not.
         """
+        check_owner(request.caller, request.requested_by)
         self.check_upload(request.video, request.limits)
         await self.service.find_dance(request.where, request.dance_name)  # refuse before downloading
-        interval = self.progress_interval_s
-        relay = ProgressRelay(report, request.limits.progress_interval_s if interval is None else interval)
-        await report("Downloading your video…")
+        pace = self.progress_interval_s
+        limits = request.limits
+        relay = ProgressRelay(
+            report,
+            limits.progress_interval_s if pace is None else pace,
+            limits.progress_quiet_s if pace is None else pace,
+        )
+        await relay.show_now("Downloading your video…")
         try:
             async with self.downloaded(request.video) as attempt:
                 relay.update(Stage.POSE, 0.0)
@@ -130,6 +147,9 @@ class ScoringFlow:
                     attempt,
                     progress=relay.update,
                     notice=request.notice,
+                    requested_by=request.requested_by,
+                    finish_within_s=request.finish_within_s,
+                    clip_budget_bytes=request.limits.clip_budget_bytes,
                 )
                 await relay.close()
                 clip = _existing(scored.result.clip_path)
@@ -155,42 +175,67 @@ class ScoringFlow:
 
 
 class ProgressRelay:
-    """Turns engine progress events into at most one status edit per `interval_s` (and one per stage).
+    """Turns engine progress events into status edits: the newest line, at most one edit per `interval_s`,
+    and none before the job has run `quiet_s` (a job that ends sooner shows no progress at all).
 
     `update` is called on the event loop; a failed edit (e.g. a rate limit) is logged and never fails the job.
     """
 
-    def __init__(self, report: Report, interval_s: float) -> None:
+    def __init__(self, report: Report, interval_s: float, quiet_s: float = 0.0) -> None:
         self._report = report
         self._interval_s = interval_s
-        self._last_at = -math.inf
-        self._stage: str | None = None
+        self._not_before = time.monotonic() + quiet_s
         self._wanted: str | None = None  # the newest line worth showing
         self._shown: str | None = None
         self._task: asyncio.Task[None] | None = None
+        self._reporting = False
+        self._closed = False
 
     def update(self, stage: str, fraction: float) -> None:
-        text = describe_progress(stage, fraction)
-        now = time.monotonic()
-        if text == self._wanted or (stage == self._stage and now - self._last_at < self._interval_s):
+        self.show(describe_progress(stage, fraction))
+
+    def show(self, text: str) -> None:
+        """Show `text` when the pace allows (a newer line replaces it meanwhile)."""
+        if self._closed or text == self._wanted:
             return
-        self._wanted, self._stage, self._last_at = text, stage, now
+        self._wanted = text
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._pump())
 
+    async def show_now(self, text: str) -> None:
+        """Show `text` and wait until it is shown, when the pace allows it now (else as `show`)."""
+        self.show(text)
+        task = self._task
+        if task is not None and not task.done() and time.monotonic() >= self._not_before:
+            await asyncio.wait([task])
+
     async def _pump(self) -> None:
         """Shows the newest wanted line until the shown one is current (one edit in flight at a time)."""
-        while self._wanted is not None and self._wanted != self._shown:
+        while not self._closed and self._wanted is not None and self._wanted != self._shown:
+            wait = self._not_before - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue
             text = self._wanted
+            self._reporting = True
             try:
                 await self._report(text)
             except Exception:
                 logger.warning("could not show progress %r", text, exc_info=True)
+            finally:
+                self._reporting = False
             self._shown = text
+            self._not_before = time.monotonic() + self._interval_s
 
     async def close(self) -> None:
-        if self._task is not None:
-            await self._task
+        """No more edits: one waiting for its turn is dropped, one being sent is let finish."""
+        self._closed = True
+        task = self._task
+        if task is None or task.done():
+            return
+        if not self._reporting:
+            task.cancel()
+        await asyncio.wait([task])
 
 
 def describe_progress(stage: str, fraction: float) -> str:

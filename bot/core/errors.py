@@ -73,6 +73,48 @@ class DuplicateAttemptError(CoreError):
         )
 
 
+class NotOwnerError(CoreError):
+    """Someone asked to score a video another member posted (only a moderator may, for its poster)."""
+
+    code = "not_owner"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Only the person who posted a video can have it scored (a moderator can score it for them). "
+            "Send your own video with /score <dance>."
+        )
+
+
+class VideoTakenError(CoreError):
+    """This exact video is already on the boards under another member of the community."""
+
+    code = "video_taken"
+
+    def __init__(self, owner: str, dance: str) -> None:
+        self.owner = owner
+        self.dance = dance
+        super().__init__(
+            f"This exact video is already on the boards here under {owner} (for “{dance}”), so it can't be "
+            "scored for anyone else. Record your own take and send that."
+        )
+
+
+class TooBusyError(CoreError):
+    """The job would not finish in the time the platform leaves to answer (a busy queue): refused up front,
+    never held against the user."""
+
+    code = "too_busy"
+    ours = True
+
+    def __init__(self, expected_s: float, window_s: float) -> None:
+        self.expected_s = expected_s
+        self.window_s = window_s
+        super().__init__(
+            f"I'm very busy: your video would be scored in about {describe_seconds(expected_s)}, longer than I can "
+            f"keep this reply open ({describe_seconds(window_s)}). Please send it again in a few minutes."
+        )
+
+
 class JobRunningError(CoreError):
     """The user already has a video being analysed."""
 

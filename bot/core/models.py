@@ -146,6 +146,7 @@ class LeaderboardEntry:
     achieved_at: datetime
     dances: int = 1
     scorer_version: str | None = None  # the version that made the score ("mixed" for sums of several)
+    attempt_id: int | None = None  # the attempt that made this best (a dance's board; None overall)
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,12 @@ class Leaderboard:
     period_label: str  # "all time", "season 2026-11", "week 2026-W48", "challenge #3 (renegade)"
     entries: list[LeaderboardEntry]
     challenge: Challenge | None = None
+    viewer: Standing | None = None  # the rank of whoever asked, when they are on this board
+
+    @property
+    def viewer_shown(self) -> bool:
+        """Whether the viewer's own row is among `entries` (else their rank is said beneath)."""
+        return self.viewer is not None and self.viewer.rank <= len(self.entries)
 
 
 @dataclass(frozen=True)
@@ -201,6 +208,16 @@ class Standing:
     rank: int
     score: float
     of: int  # how many people are on the board
+
+
+@dataclass(frozen=True)
+class DanceHistory:
+    """What `/me <dance>` draws: every scored attempt of one user at one dance, oldest first."""
+
+    caller: Caller
+    dance: str
+    attempts: list[Attempt]
+    standing: Standing | None  # their all-time rank on the dance (None: not on the board)
 
 
 @dataclass(frozen=True)
@@ -265,6 +282,14 @@ class Limits:
             raise TooLargeError(size_bytes, self.max_bytes)
         if duration_s is not None and duration_s > self.max_duration_s:
             raise TooLongError(duration_s, self.max_duration_s)
+
+
+def board_points(score: float) -> int:
+    """A score as the boards rank and add it up: the value shown (one decimal), in thousandths of a point.
+
+    25 people shown "10.0" are tied, whatever decimals nobody sees; the earlier attempt goes first.
+    """
+    return round(float(f"{score:.1f}") * 1000)
 
 
 def check_ids(platform: str, identifier: str) -> None:

@@ -26,9 +26,12 @@ from bot.core.errors import (
     DuplicateAttemptError,
     InvalidInputError,
     NotModeratorError,
+    NotOwnerError,
     StorageError,
     StorageUnavailableError,
+    TooBusyError,
     UnknownDanceError,
+    VideoTakenError,
     describe_seconds,
 )
 from bot.core.models import (
@@ -40,6 +43,7 @@ from bot.core.models import (
     Community,
     CommunityRef,
     Dance,
+    DanceHistory,
     JobOwner,
     Leaderboard,
     Limits,
@@ -52,7 +56,7 @@ from bot.core.models import (
 )
 from bot.core.names import clean_name, match_name, normalise_name
 from bot.core.pending import PendingAttempts
-from bot.core.ports import AttemptRecord, Clock, CommunityStore, DanceEngine, NewDance, Progress
+from bot.core.ports import AttemptRecord, Clock, CommunityStore, DanceEngine, EngineLoad, NewDance, Progress
 from bot.core.scorers import stored_features
 from bot.core.seasons import ALL_TIME, find_current_season, format_challenge_key, list_season_keys
 from engine.errors import EngineError, Refusal, VideoError
@@ -63,6 +67,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MIN_CHALLENGE = timedelta(minutes=1)
+ANNOUNCE_TRIES = 5  # failed posts of a challenge's results before the bot gives up on them
+ANNOUNCE_RETRY_S = 60.0  # how long after a failed post it is tried again
 MAX_CHALLENGE = timedelta(days=90)
 
 
@@ -235,11 +241,17 @@ class CommunityService:
         *,
         progress: Progress | None = None,
         notice: dict[str, Any] | None = None,
+        requested_by: Caller | None = None,
+        finish_within_s: float | None = None,
+        clip_budget_bytes: int | None = None,
     ) -> ScoredAttempt:
-        """Score a user's attempt at a dance and put it on the boards.
+        """Score `caller`'s attempt at a dance and put it on the boards; `caller` is who posted the video.
 
-        Every limit is checked before the heavy work, cheapest first: unknown dance, file size, duplicate
-        video (content hash), one running job per user, the rate limit; then the engine checks the file
+        `requested_by` is who asked, when not the poster: only a moderator may score someone else's video,
+        and it is credited to the poster (NotOwnerError otherwise).
+        Every limit is checked before the heavy work, cheapest first: who may score it, unknown dance, file
+        size, duplicate video (content hash: the same user's again, or another member's: VideoTakenError),
+        one running job per user, the rate limit; then the engine checks the file
         itself (not a video, too long: a `VideoError`) before it analyses anything. Raises the matching
         CoreError or EngineError. Only analyses that failed on the video itself (no dancer) count towards
         the rate limit as well as scored ones: a refused file does not, nor does a failure on our side.
@@ -247,7 +259,10 @@ class CommunityService:
         A finished analysis is never thrown away: if the database does not answer, recording is retried
         with backoff, then the attempt waits in `pending` (`saved` is False) until `save_pending` runs.
         `notice` is where the user sees this job's progress (a chat message), for crash recovery.
+        `finish_within_s`: the time the platform leaves to answer; a job the engine expects to wait and run
+        for longer is refused at once (TooBusyError). The clip is rendered to fit `clip_budget_bytes`.
         """
+        check_owner(caller, requested_by)
         community = await self._community(where)
         dance = await self._resolve(community, dance_name)
         video = Path(video)
@@ -256,6 +271,10 @@ class CommunityService:
         earlier = await self.store.find_attempt(dance.id, caller, content_hash)
         if earlier is not None:
             raise DuplicateAttemptError(dance.name, earlier.score)
+        taken = await self.store.find_video_owner(community.id, content_hash, caller)
+        if taken is not None:
+            raise VideoTakenError(*taken)
+        self._admit(finish_within_s)
         # The community's scorer version, read now: nothing after the analysis may need the database.
         finish = await self.ratings.prepare_finish(community.id) if self.ratings else None
         submitted_at = self.clock.now()
@@ -275,7 +294,14 @@ class CommunityService:
         folder.mkdir(parents=True, exist_ok=True)
         clip_path, card_path = folder / f"{job_id}-clip.mp4", folder / f"{job_id}-card.png"
         try:
-            base = await self.engine.score(dance, video, clip_path=clip_path, card_path=card_path, progress=progress)
+            base = await self.engine.score(
+                dance,
+                video,
+                clip_path=clip_path,
+                card_path=card_path,
+                progress=progress,
+                clip_budget_bytes=clip_budget_bytes,
+            )
             result = finish(base) if finish else base
             record = AttemptRecord(
                 job_id=job_id,
@@ -310,9 +336,9 @@ class CommunityService:
             standing = Standing(dance.name, 0, record.score, 0)
             return ScoredAttempt(attempt, result, False, standing, notes=list(result.notes), saved=False)
         attempt, challenge, personal_best = recorded
-        standing = await self._find_standing(dance, ALL_TIME, caller)
+        standing = await self._find_own_standing(dance, ALL_TIME, caller)
         challenge_standing = (
-            await self._find_standing(dance, format_challenge_key(challenge.id), caller) if challenge else None
+            await self._find_own_standing(dance, format_challenge_key(challenge.id), caller) if challenge else None
         )
         log.info("attempt %d scored %.1f on %r in %s", attempt.id, attempt.score, dance.name, where)
         return ScoredAttempt(
@@ -423,8 +449,10 @@ class CommunityService:
         period: Period | str = Period.ALL,
         *,
         limit: int | None = None,
+        viewer: Caller | None = None,
     ) -> Leaderboard:
-        """The board of one dance (best per user) or overall (sum of bests), for a period.
+        """The board of one dance (best per user) or overall (sum of bests), for a period, ranked on the
+        scores as shown (one decimal; ties go to whoever got there first), with `viewer`'s own rank.
 
         `season` is this community's current season (all time where it has none); `challenge` is the
         running challenge (of that dance, if named), else the last one that ran.
@@ -453,11 +481,16 @@ class CommunityService:
             key, label = find_current_season(community.season, self.clock.now())
         else:
             key, label = ALL_TIME, "all time"
+        mine = None
         if dance is not None:
             entries = await self.store.read_dance_board(dance.id, key, limit)
+            if viewer is not None:
+                mine = await self._find_standing(dance, key, viewer, missing=None)
         else:
             entries = await self.store.read_overall_board(community.id, key, limit)
-        return Leaderboard(where, dance.name if dance else None, chosen, label, entries, challenge)
+            if viewer is not None:
+                mine = await self.store.find_overall_standing(community.id, viewer, key)
+        return Leaderboard(where, dance.name if dance else None, chosen, label, entries, challenge, mine)
 
     async def show_profile(self, caller: Caller, where: CommunityRef, *, limit: int = 10) -> Profile:
         """The caller's recent attempts here and their all-time rank on each board they are on."""
@@ -467,6 +500,18 @@ class CommunityService:
         attempts = await self.store.list_attempts(community.id, caller, limit)
         standings = await self.store.list_standings(community.id, caller, ALL_TIME)
         return Profile(caller, attempts, standings)
+
+    async def show_history(
+        self, caller: Caller, where: CommunityRef, dance_name: str, *, limit: int = 60
+    ) -> DanceHistory:
+        """The caller's attempts at one dance (the latest `limit`, oldest first) and their rank on it."""
+        community = await self.store.find_community(where)
+        if community is None:
+            raise UnknownDanceError(dance_name)
+        dance = await self._resolve(community, dance_name)
+        attempts = await self.store.list_dance_attempts(dance.id, caller, limit)
+        standing = await self._find_standing(dance, ALL_TIME, caller, missing=None) if attempts else None
+        return DanceHistory(caller, dance.name, attempts, standing)
 
     # ---- challenges ---------------------------------------------------------------------------------------
 
@@ -589,7 +634,45 @@ class CommunityService:
         announcement_id = announcement if isinstance(announcement, int) else announcement.id
         return await self.store.confirm_announcement(announcement_id, claimer, self.clock.now())
 
+    async def fail_announcement(self, announcement: Announcement, claimer: str, error: BaseException) -> bool:
+        """Record that posting the results failed (e.g. the bot may not write in that channel any more):
+        tried again after `ANNOUNCE_RETRY_S`, given up (and logged) after `ANNOUNCE_TRIES` failures.
+        Returns True when it was given up now."""
+        gave_up = await self.store.fail_announcement(
+            announcement.id, claimer, self.clock.now(), max_tries=ANNOUNCE_TRIES, retry_s=ANNOUNCE_RETRY_S
+        )
+        where = f"challenge #{announcement.challenge.id} in {announcement.community}"
+        if gave_up:
+            log.error("gave up posting the results of %s after %d failures: %s", where, ANNOUNCE_TRIES, error)
+        else:
+            log.warning("posting the results of %s failed (%s); trying again later", where, error)
+        return gave_up
+
+    async def find_winner_cards(self, announcement: Announcement, top: int = 3) -> list[Path]:
+        """The score cards of a closed challenge's first `top` (those still kept), in rank order."""
+        ids = [e.attempt_id for e in announcement.standings[:top] if e.attempt_id is not None]
+        cards = await self.store.list_cards(ids)
+        return [Path(cards[i]) for i in ids if i in cards and Path(cards[i]).is_file()]
+
+    async def recall(self, key: str) -> str | None:
+        """A small fact a bot kept between runs (None: never kept)."""
+        return await self.store.read_state(key)
+
+    async def remember(self, key: str, value: str) -> None:
+        await self.store.write_state(key, value, self.clock.now())
+
     # ---- internals ----------------------------------------------------------------------------------------
+
+    def _admit(self, finish_within_s: float | None) -> None:
+        """Refuse a job that would not finish within `finish_within_s`, counting its wait and its run."""
+        if finish_within_s is None or not isinstance(self.engine, EngineLoad):
+            return
+        wait_s, run_s = self.engine.estimate_s()
+        if wait_s + run_s > finish_within_s:
+            log.warning(
+                "refused a job: expected %.0f s (wait %.0f s), %.0f s left", wait_s + run_s, wait_s, finish_within_s
+            )
+            raise TooBusyError(wait_s + run_s, finish_within_s)
 
     def _require_moderator(self, caller: Caller, action: str) -> None:
         if not caller.is_moderator:
@@ -615,15 +698,30 @@ class CommunityService:
             raise InvalidInputError("The video could not be found; send it again.") from exc
         self.limits.check_video(size)
 
-    async def _find_standing(self, dance: Dance, period_key: str, caller: Caller) -> Standing:
+    async def _find_standing(
+        self, dance: Dance, period_key: str, caller: Caller, missing: Standing | None = None
+    ) -> Standing | None:
         found = await self.store.find_dance_standing(dance.id, period_key, caller)
-        if found is None:  # cannot happen right after recording; kept total for type safety
-            return Standing(dance.name, 0, 0.0, 0)
+        if found is None:
+            return missing
         rank, size, best = found
         return Standing(dance.name, rank, best, size)
 
+    async def _find_own_standing(self, dance: Dance, period_key: str, caller: Caller) -> Standing:
+        """The caller's standing right after recording their attempt (they are on the board)."""
+        found = await self._find_standing(dance, period_key, caller)
+        return found if found is not None else Standing(dance.name, 0, 0.0, 0)
+
     def _describe_time_left(self, challenge: Challenge) -> str:
         return describe_seconds(max(0.0, (challenge.ends_at - self.clock.now()).total_seconds()))
+
+
+def check_owner(poster: Caller, requested_by: Caller | None) -> None:
+    """Only the poster of a video may have it scored, or a moderator on their behalf (NotOwnerError)."""
+    if requested_by is None or requested_by.is_moderator:
+        return
+    if (requested_by.platform, requested_by.user_id) != (poster.platform, poster.user_id):
+        raise NotOwnerError()
 
 
 def job_outcome(error: BaseException) -> str:

@@ -6,6 +6,7 @@ bot's process: a decoder that crashes on a hostile file takes down one worker, w
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from bot.core.models import Dance, ReferencePose
@@ -41,16 +42,24 @@ class PoolEngine:
         clip_path: Path | None,
         card_path: Path | None,
         progress: Progress | None,
+        clip_budget_bytes: int | None = None,
     ) -> ScoreResult:
+        options = CompareOptions(
+            clip_path=str(clip_path) if clip_path else None,
+            card_path=str(card_path) if card_path else None,
+        )
+        if clip_budget_bytes is not None:
+            options = replace(options, clip_budget_bytes=clip_budget_bytes)
         job = ScoreJob(
             reference=dance.pose_path,
             attempt=str(attempt),
-            options=CompareOptions(
-                clip_path=str(clip_path) if clip_path else None,
-                card_path=str(card_path) if card_path else None,
-            ),
+            options=options,
             reference_video=dance.reference_video,
         )
         result = await self.pool.submit(job, progress)
         assert isinstance(result, ScoreResult)
         return result
+
+    def estimate_s(self) -> tuple[float, float]:
+        """The pool's estimate of a new job's wait, and its measured mean run time."""
+        return self.pool.estimate_wait(), self.pool.stats().mean_job_s

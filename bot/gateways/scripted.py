@@ -4,7 +4,8 @@ A "video" is either a real video file, whose header is checked like the engine c
 long, too large: the same `VideoError`s), or a tiny text script of `key=value` words, for rule tests that
 need no video at all: `score=7.5` (the score), `duration=12` (seconds, default 10), `fail=no_dancer` (raise
 the engine's error with that code; `fail=worker_crashed` raises the pool's crash error), `feature.form=0.8`
-(a comparison feature of the result, as the scorer reports them for calibration). Clips and cards are
+(a comparison feature of the result, as the scorer reports them for calibration), `seconds=2.5` (how long the
+analysis takes). Clips and cards are
 real files (an H.264 MP4 and a PNG) so the upload paths carry real media; the score is the script's, or
 `result`. It passes the same contract test as the real gateway (tests/core/test_engine_contract.py).
 """
@@ -12,6 +13,7 @@ real files (an H.264 MP4 and a PNG) so the upload paths carry real media; the sc
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -82,6 +84,10 @@ class ScriptedEngine:
     limits: VideoLimits = field(default_factory=VideoLimits)
     clip_pad_bytes: int = 0
     on_done: Callable[[], None] | None = None  # called when a score is ready, before it is returned
+    expected_s: float = 30.0  # what it says a job takes (`estimate_s`)
+    wait_s: float = 0.0  # what it says a job waits before it starts (`estimate_s`)
+    finished: list[tuple[float, float]] = field(default_factory=list)  # (score, time.monotonic()) of each
+    budgets: list[int | None] = field(default_factory=list)  # the clip budget each score was given
     calls: int = 0
     attempts: list[Path] = field(default_factory=list)
     attempt_bytes: list[bytes] = field(default_factory=list)
@@ -106,8 +112,10 @@ class ScriptedEngine:
         clip_path: Path | None,
         card_path: Path | None,
         progress: Progress | None,
+        clip_budget_bytes: int | None = None,
     ) -> ScoreResult:
         script = await self._read(attempt)
+        self.budgets.append(clip_budget_bytes)
         self.calls += 1
         self.attempts.append(attempt)
         self.attempt_bytes.append(attempt.read_bytes())
@@ -118,6 +126,8 @@ class ScriptedEngine:
                 progress(Stage.POSE, 0.5)
             if self.gate is not None:
                 await self.gate.wait()
+            if "seconds" in script:
+                await asyncio.sleep(float(script["seconds"]))
             if self.error is not None:
                 raise self.error
             _fail_if_asked(script)
@@ -127,12 +137,16 @@ class ScriptedEngine:
                 result = replace(result, features=features)
             if progress is not None:
                 progress(Stage.RENDER, 0.9)
-            if clip_path is not None:
-                await asyncio.to_thread(write_clip, clip_path, pad_bytes=self.clip_pad_bytes)
+            if clip_path is not None:  # like the engine, within the budget it was given
+                pad = self.clip_pad_bytes
+                if clip_budget_bytes is not None:
+                    pad = max(0, min(pad, clip_budget_bytes - 64 * 1024))
+                await asyncio.to_thread(write_clip, clip_path, pad_bytes=pad)
             if card_path is not None:
                 Image.new("RGB", (320, 180), (30, 30, 60)).save(card_path)
             if self.on_done is not None:
                 self.on_done()
+            self.finished.append((result.score, time.monotonic()))
             return replace(
                 result,
                 clip_path=str(clip_path) if clip_path else None,
@@ -140,6 +154,10 @@ class ScriptedEngine:
             )
         finally:
             self.running -= 1
+
+    def estimate_s(self) -> tuple[float, float]:
+        """What a test says the queue looks like: (`wait_s`, `expected_s`)."""
+        return self.wait_s, self.expected_s
 
     async def _read(self, video: Path) -> dict[str, str]:
         """The script of a text "video", or the header of a real one, checked against the engine's limits."""

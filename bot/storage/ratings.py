@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bot.core.calibration import RatingRow
-from bot.core.models import Caller, Community, CommunityRef
+from bot.core.models import Caller, Community, CommunityRef, board_points
 from bot.core.ratings import RatableAttempt, RatingStats, ScorerChoice, StoredAttempt
 from bot.core.seasons import ALL_TIME, format_challenge_key, list_season_keys
 from bot.storage.database import Database
@@ -299,7 +299,8 @@ async def _rebuild_bests(conn: Any, community_id: int) -> None:
             if key in closed:
                 continue
             held = best.get((r.dance_id, r.member_id, key))
-            if held is None or r.score > held.score:  # oldest first: an equal score later never takes over
+            # Oldest first: a later attempt takes over only with a higher score as shown.
+            if held is None or board_points(r.score) > board_points(held.score):
                 best[(r.dance_id, r.member_id, key)] = r
     await conn.execute(
         bests.delete().where((bests.c.community_id == community_id) & bests.c.period_key.not_in(closed or {""}))
@@ -314,7 +315,7 @@ async def _rebuild_bests(conn: Any, community_id: int) -> None:
                     "member_id": member_id,
                     "period_key": key,
                     "score": r.score,
-                    "points": round(r.score * 1000),
+                    "points": board_points(r.score),
                     "achieved_at": r.submitted_at,
                     "attempt_id": r.id,
                     "scorer_version": r.scorer_version,

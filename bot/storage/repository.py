@@ -22,6 +22,7 @@ from bot.core.errors import (
     JobRunningError,
     RateLimitedError,
     UnknownDanceError,
+    VideoTakenError,
 )
 from bot.core.models import (
     Announcement,
@@ -36,6 +37,7 @@ from bot.core.models import (
     LostJob,
     Season,
     Standing,
+    board_points,
 )
 from bot.core.ports import AttemptRecord, NewDance
 from bot.core.seasons import ALL_TIME, format_challenge_key
@@ -44,6 +46,7 @@ from bot.storage.tables import (
     announcements,
     attempts,
     bests,
+    bot_state,
     challenges,
     communities,
     dance_names,
@@ -336,6 +339,18 @@ class SqlCommunityStore:
             )
             return [(r.id, r.clip_path, r.card_path) for r in rows]
 
+    async def list_cards(self, attempt_ids: Sequence[int]) -> dict[int, str]:
+        """The score cards still kept of these attempts, by attempt id."""
+        if not attempt_ids:
+            return {}
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                sa.select(attempts.c.id, attempts.c.card_path).where(
+                    attempts.c.id.in_(list(attempt_ids)) & attempts.c.card_path.is_not(None)
+                )
+            )
+            return {r.id: r.card_path for r in rows}
+
     async def forget_media(self, attempt_ids: Sequence[int]) -> None:
         """Record that these attempts' clips and cards are gone (their scores stay)."""
         if not attempt_ids:
@@ -357,12 +372,18 @@ class SqlCommunityStore:
             )
         return found[0] if found else None
 
+    async def find_video_owner(self, community_id: int, content_hash: str, caller: Caller) -> tuple[str, str] | None:
+        """(display name, dance name) of another member of the community who has this video on a board."""
+        async with self.db.read() as conn:
+            return await _find_video_owner(conn, community_id, content_hash, caller)
+
     async def record_attempt(self, record: AttemptRecord) -> tuple[Attempt, Challenge | None, bool]:
         """Store a scored attempt, update every board it counts on and close its job, in one transaction.
 
         Returns the attempt, the challenge it counted for, and whether it is the user's best on the dance.
-        Raises DuplicateAttemptError (same video, same user, same dance) or UnknownDanceError (the dance
-        was removed while the video was being analysed).
+        Raises DuplicateAttemptError (same video, same user, same dance), VideoTakenError (another member
+        recorded the same video meanwhile) or UnknownDanceError (the dance was removed while the video was
+        being analysed).
         """
         try:
             async with self.db.write() as conn:
@@ -379,6 +400,11 @@ class SqlCommunityStore:
         if live is None:
             raise UnknownDanceError(r.dance_name)
         member_id = await self._lock_member(conn, r.community_id, r.caller)
+        if self.db.dialect == "postgresql":  # one transaction at a time per video, so the check below holds
+            await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _video_lock(r.content_hash)})
+        taken = await _find_video_owner(conn, r.community_id, r.content_hash, r.caller)
+        if taken is not None:
+            raise VideoTakenError(*taken)
         challenge = await _open_challenge_at(conn, r.dance_id, r.submitted_at)
         attempt_id = await _insert_id(
             conn,
@@ -455,9 +481,9 @@ class SqlCommunityStore:
                 )
             )
         ).one_or_none()
-        if held is not None and (r.score, held.achieved_at) <= (held.score, r.submitted_at):
-            return False  # not higher, nor the same score reached earlier
-        points = round(r.score * 1000)
+        points = board_points(r.score)
+        if held is not None and (points, held.achieved_at) <= (held.points, r.submitted_at):
+            return False  # not higher as shown, nor the same shown score reached earlier
         values = {
             "score": r.score,
             "points": points,
@@ -523,7 +549,7 @@ class SqlCommunityStore:
         async with self.db.read() as conn:
             mine = (
                 await conn.execute(
-                    sa.select(bests.c.id, bests.c.score, bests.c.achieved_at)
+                    sa.select(bests.c.id, bests.c.points, bests.c.achieved_at)
                     .join(members, members.c.id == bests.c.member_id)
                     .where(
                         (bests.c.dance_id == dance_id)
@@ -536,16 +562,9 @@ class SqlCommunityStore:
             if mine is None:
                 return None
             board = (bests.c.dance_id == dance_id) & (bests.c.period_key == period_key)
-            ranking = (bests.c.score, bests.c.achieved_at, bests.c.id)
-            counts = (
-                await conn.execute(
-                    sa.select(
-                        _count_ahead(bests, board, ranking, (mine.score, mine.achieved_at, mine.id)),
-                        sa.select(sa.func.count()).select_from(bests).where(board).scalar_subquery(),
-                    )
-                )
-            ).one()
-        return int(counts[0]) + 1, int(counts[1]), float(mine.score)
+            ranking = (bests.c.points, bests.c.achieved_at, bests.c.id)
+            rank, size = await _rank_on(conn, bests, board, ranking, (mine.points, mine.achieved_at, mine.id))
+        return rank, size, mine.points / 1000
 
     async def list_standings(self, community_id: int, caller: Caller, period_key: str) -> list[Standing]:
         """The caller's rank on every dance board they are on (by dance name), then overall."""
@@ -554,8 +573,8 @@ class SqlCommunityStore:
         ahead = _count_ahead(
             other,
             same_board,
-            (other.c.score, other.c.achieved_at, other.c.id),
-            (bests.c.score, bests.c.achieved_at, bests.c.id),
+            (other.c.points, other.c.achieved_at, other.c.id),
+            (bests.c.points, bests.c.achieved_at, bests.c.id),
         )
         me = (
             (members.c.community_id == community_id)
@@ -566,7 +585,7 @@ class SqlCommunityStore:
             rows = await conn.execute(
                 sa.select(
                     dances.c.name,
-                    bests.c.score,
+                    bests.c.points,
                     ahead.label("ahead"),
                     sa.select(sa.func.count()).select_from(other).where(same_board).scalar_subquery().label("size"),
                 )
@@ -575,27 +594,26 @@ class SqlCommunityStore:
                 .where(me & (bests.c.period_key == period_key))
                 .order_by(dances.c.name)
             )
-            result = [Standing(r.name, r.ahead + 1, r.score, r.size) for r in rows]
-            mine = (
-                await conn.execute(
-                    sa.select(totals.c.points, totals.c.reached, totals.c.member_id)
-                    .join(members, members.c.id == totals.c.member_id)
-                    .where(me & (totals.c.period_key == period_key))
-                )
-            ).one_or_none()
-            if mine is not None:
-                board = (totals.c.community_id == community_id) & (totals.c.period_key == period_key)
-                ranking = (totals.c.points, totals.c.reached, totals.c.member_id)
-                counts = (
-                    await conn.execute(
-                        sa.select(
-                            _count_ahead(totals, board, ranking, (mine.points, mine.reached, mine.member_id)),
-                            sa.select(sa.func.count()).select_from(totals).where(board).scalar_subquery(),
-                        )
-                    )
-                ).one()
-                result.append(Standing("overall", int(counts[0]) + 1, mine.points / 1000, int(counts[1])))
-        return result
+            result = [Standing(r.name, r.ahead + 1, r.points / 1000, r.size) for r in rows]
+            overall = await _find_overall_standing(conn, community_id, caller, period_key)
+        return result if overall is None else [*result, overall]
+
+    async def find_overall_standing(self, community_id: int, caller: Caller, period_key: str) -> Standing | None:
+        """The caller's rank on the community's overall board for a period (None: not on it)."""
+        async with self.db.read() as conn:
+            return await _find_overall_standing(conn, community_id, caller, period_key)
+
+    async def list_dance_attempts(self, dance_id: int, caller: Caller, limit: int) -> list[Attempt]:
+        """The caller's latest `limit` attempts at one dance, oldest first."""
+        async with self.db.read() as conn:
+            found = await _select_attempts(
+                conn,
+                (attempts.c.dance_id == dance_id)
+                & (members.c.platform == caller.platform)
+                & (members.c.user_id == caller.user_id),
+                limit=limit,
+            )
+        return found[::-1]
 
     # ---- challenges -------------------------------------------------------------------------------------
 
@@ -688,8 +706,10 @@ class SqlCommunityStore:
         self, platform: str, claimer: str, now: datetime, lease_s: float, limit: int
     ) -> list[Announcement]:
         """Claim undelivered results for `platform`; a claimed one is not handed out again in its lease."""
-        free = announcements.c.delivered_at.is_(None) & (
-            announcements.c.claimed_until.is_(None) | (announcements.c.claimed_until < now)
+        free = (
+            announcements.c.delivered_at.is_(None)
+            & announcements.c.gave_up_at.is_(None)
+            & (announcements.c.claimed_until.is_(None) | (announcements.c.claimed_until < now))
         )
         async with self.db.write() as conn:
             ids = (
@@ -747,6 +767,118 @@ class SqlCommunityStore:
                 .values(delivered_at=now)
             )
             return done.rowcount == 1
+
+    async def fail_announcement(
+        self, announcement_id: int, claimer: str, now: datetime, *, max_tries: int, retry_s: float
+    ) -> bool:
+        """Count a failed post of claimed results; it is tried again after `retry_s`, and given up for good
+        after `max_tries` failures. Returns True when it was given up now."""
+        async with self.db.write() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(announcements.c.tries).where(
+                        (announcements.c.id == announcement_id)
+                        & (announcements.c.claimed_by == claimer)
+                        & announcements.c.delivered_at.is_(None)
+                    )
+                )
+            ).one_or_none()
+            if row is None:
+                return False
+            tries = row.tries + 1
+            give_up = tries >= max_tries
+            await conn.execute(
+                announcements.update()
+                .where(announcements.c.id == announcement_id)
+                .values(
+                    tries=tries,
+                    claimed_until=now + timedelta(seconds=retry_s),
+                    gave_up_at=now if give_up else None,
+                )
+            )
+        return give_up
+
+    # ---- what a bot keeps between runs -----------------------------------------------------------------
+
+    async def read_state(self, key: str) -> str | None:
+        async with self.db.read() as conn:
+            return (await conn.execute(sa.select(bot_state.c.value).where(bot_state.c.key == key))).scalar_one_or_none()
+
+    async def write_state(self, key: str, value: str, now: datetime) -> None:
+        async with self.db.write() as conn:
+            await conn.execute(
+                self.db.insert(bot_state)
+                .values(key=key, value=value, updated_at=now)
+                .on_conflict_do_update(index_elements=["key"], set_={"value": value, "updated_at": now})
+            )
+
+
+def _video_lock(content_hash: str) -> int:
+    """A PostgreSQL advisory lock key for one video: its hash's first 63 bits."""
+    return int(content_hash[:16], 16) >> 1
+
+
+async def _find_video_owner(
+    conn: AsyncConnection, community_id: int, content_hash: str, caller: Caller
+) -> tuple[str, str] | None:
+    row = (
+        await conn.execute(
+            sa.select(members.c.display_name, dances.c.name)
+            .join(members, members.c.id == attempts.c.member_id)
+            .join(dances, dances.c.id == attempts.c.dance_id)
+            .where(
+                (attempts.c.community_id == community_id)
+                & (attempts.c.content_hash == content_hash)
+                & dances.c.removed_at.is_(None)
+                & ~((members.c.platform == caller.platform) & (members.c.user_id == caller.user_id))
+            )
+            .order_by(attempts.c.id)
+            .limit(1)
+        )
+    ).first()
+    return None if row is None else (row.display_name, row.name)
+
+
+async def _find_overall_standing(
+    conn: AsyncConnection, community_id: int, caller: Caller, period_key: str
+) -> Standing | None:
+    mine = (
+        await conn.execute(
+            sa.select(totals.c.points, totals.c.reached, totals.c.member_id)
+            .join(members, members.c.id == totals.c.member_id)
+            .where(
+                (members.c.community_id == community_id)
+                & (members.c.platform == caller.platform)
+                & (members.c.user_id == caller.user_id)
+                & (totals.c.period_key == period_key)
+            )
+        )
+    ).one_or_none()
+    if mine is None:
+        return None
+    board = (totals.c.community_id == community_id) & (totals.c.period_key == period_key)
+    ranking = (totals.c.points, totals.c.reached, totals.c.member_id)
+    rank, size = await _rank_on(conn, totals, board, ranking, (mine.points, mine.reached, mine.member_id))
+    return Standing("overall", rank, mine.points / 1000, size)
+
+
+async def _rank_on(
+    conn: AsyncConnection,
+    table: sa.FromClause,
+    board: sa.ColumnElement[bool],
+    ranking: tuple[sa.ColumnElement[Any], sa.ColumnElement[Any], sa.ColumnElement[Any]],
+    mine: tuple[Any, Any, Any],
+) -> tuple[int, int]:
+    """(rank, board size) of the row whose ranking values are `mine` on a board of `table`."""
+    counts = (
+        await conn.execute(
+            sa.select(
+                _count_ahead(table, board, ranking, mine),
+                sa.select(sa.func.count()).select_from(table).where(board).scalar_subquery(),
+            )
+        )
+    ).one()
+    return int(counts[0]) + 1, int(counts[1])
 
 
 def _count_ahead(
@@ -898,8 +1030,9 @@ async def _select_dance_board(
 ) -> list[LeaderboardEntry]:
     rows = await conn.execute(
         sa.select(
-            bests.c.score,
+            bests.c.points,
             bests.c.achieved_at,
+            bests.c.attempt_id,
             members.c.platform,
             members.c.user_id,
             members.c.display_name,
@@ -907,12 +1040,19 @@ async def _select_dance_board(
         )
         .join(members, members.c.id == bests.c.member_id)
         .where((bests.c.dance_id == dance_id) & (bests.c.period_key == period_key))
-        .order_by(bests.c.score.desc(), bests.c.achieved_at, bests.c.id)
+        .order_by(bests.c.points.desc(), bests.c.achieved_at, bests.c.id)
         .limit(limit)
     )
     return [
         LeaderboardEntry(
-            i, r.platform, r.user_id, r.display_name, r.score, r.achieved_at, scorer_version=r.scorer_version or "v1"
+            i,
+            r.platform,
+            r.user_id,
+            r.display_name,
+            r.points / 1000,
+            r.achieved_at,
+            scorer_version=r.scorer_version or "v1",
+            attempt_id=r.attempt_id,
         )
         for i, r in enumerate(rows, start=1)
     ]
@@ -988,6 +1128,7 @@ def _entry_to_json(entry: LeaderboardEntry) -> dict[str, Any]:
         "achieved_at": entry.achieved_at.isoformat(),
         "dances": entry.dances,
         "scorer_version": entry.scorer_version,
+        "attempt_id": entry.attempt_id,
     }
 
 
@@ -1001,4 +1142,5 @@ def _entry_from_json(data: dict[str, Any]) -> LeaderboardEntry:
         achieved_at=datetime.fromisoformat(data["achieved_at"]),
         dances=int(data["dances"]),
         scorer_version=data.get("scorer_version"),
+        attempt_id=data.get("attempt_id"),
     )

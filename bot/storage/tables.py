@@ -143,6 +143,8 @@ attempts = sa.Table(
     sa.Column("features", sa.JSON, nullable=True),  # {name: float}, as ScoreResult.features
     sa.UniqueConstraint("dance_id", "member_id", "content_hash", name="uq_attempts_same_video"),
     sa.Index("ix_attempts_member_time", "member_id", "submitted_at"),
+    # The same video under another member of the community is refused (issue 13): found by its hash.
+    sa.Index("ix_attempts_community_hash", "community_id", "content_hash"),
 )
 
 bests = sa.Table(
@@ -154,13 +156,15 @@ bests = sa.Table(
     sa.Column("member_id", sa.ForeignKey("members.id", ondelete="CASCADE"), nullable=False),
     sa.Column("period_key", sa.String(32), nullable=False),
     sa.Column("score", sa.Float, nullable=False),
-    sa.Column("points", sa.Integer, nullable=False),  # round(score * 1000): what totals add up
+    # The score as shown (one decimal), in thousandths of a point: what boards rank on (ties go to the earlier
+    # `achieved_at`) and what totals add up, so the order never depends on decimals nobody sees (issue 13).
+    sa.Column("points", sa.Integer, nullable=False),
     sa.Column("achieved_at", UTCDateTime, nullable=False),
     sa.Column("attempt_id", sa.ForeignKey("attempts.id", ondelete="CASCADE"), nullable=False),
     sa.Column("scorer_version", sa.String(64), nullable=True),  # the version that made `score` (issue 14)
     sa.UniqueConstraint("dance_id", "member_id", "period_key", name="uq_bests_board_member"),
     # Per-dance board: equality on (dance, period), then already in rank order.
-    sa.Index("ix_bests_board", "dance_id", "period_key", sa.desc("score"), "achieved_at", "id"),
+    sa.Index("ix_bests_board", "dance_id", "period_key", sa.desc("points"), "achieved_at", "id"),
     sa.Index("ix_bests_member", "member_id", "period_key"),
 )
 
@@ -221,6 +225,9 @@ announcements = sa.Table(
     sa.Column("claimed_by", sa.String(128), nullable=True),
     sa.Column("claimed_until", UTCDateTime, nullable=True),
     sa.Column("delivered_at", UTCDateTime, nullable=True),
+    # Failed posts (the bot lost its permission in the channel...): after `tries` reach the limit it gives up.
+    sa.Column("tries", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("gave_up_at", UTCDateTime, nullable=True),
     sa.UniqueConstraint("challenge_id", name="uq_announcements_challenge_id"),
     sa.Index("ix_announcements_pending", "delivered_at", "claimed_until"),
 )
@@ -255,4 +262,13 @@ scorer_choices = sa.Table(
     sa.Column("chosen_by", sa.String(128), nullable=False),
     sa.Column("chosen_at", UTCDateTime, nullable=False),
     sa.Index("ix_scorer_choices_community", "community_id", "id"),
+)
+
+# Small facts a bot keeps between runs (issue 13), e.g. the hash of the slash commands last synced to Discord.
+bot_state = sa.Table(
+    "bot_state",
+    metadata,
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("value", sa.String(512), nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )

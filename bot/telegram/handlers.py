@@ -1,37 +1,49 @@
 """Telegram handlers: chat events in, calls of the shared flow and core out, native replies back.
 
 `/score <dance>` works as the caption of a video, a video file (document) or an animation (a short muted
-MP4), and as a text reply to such a message. `CommandHandler` ignores captions, so captions go through a
-`MessageHandler` with a caption filter.
+MP4), and as a text reply to such a message; so does `/dance add <name>` for moderators. `CommandHandler`
+ignores captions, so captions go through a `MessageHandler` with a caption filter. Any other command, or
+one that is not understood, is answered with how to use it.
+
+Only the person who posted a video may have it scored; a chat administrator replying to someone's video
+scores it for them (credited to the poster). A group has a budget of about 20 messages a minute, edits
+included, so a result costs it three (it cost about ten): the "Analysing…" acknowledgement (deleted once the
+result is there), the clip with the result as its caption and the rating keyboard under it, and the score
+card. Progress is shown only for jobs that run long enough to need it, and less often in groups.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
+import shutil
+import tempfile
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from telegram import Message, Update
-from telegram.constants import ChatAction, ChatMemberStatus, ChatType
+from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, BaseHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot.bootstrap import Services
 from bot.core.durations import parse_duration
-from bot.core.errors import NotModeratorError, TooLargeError
+from bot.core.errors import NotModeratorError, NotOwnerError, TooLargeError
 from bot.core.models import Attempt, Caller, CommunityRef
 from bot.errors import MissingVideoError, NotAVideoError, explain_failure
+from bot.pictures import draw_history, draw_podium
 from bot.rating_replies import (
     describe_rating_prompt,
     describe_rating_stats,
     describe_rescore,
     describe_scorer_status,
 )
-from bot.replies import describe_challenges, describe_leaderboard, describe_profile
-from bot.scoring import MiB, PlatformLimits, ScoreRequest, VideoUpload
+from bot.replies import describe_challenges, describe_history, describe_leaderboard, describe_profile
+from bot.scoring import MiB, PlatformLimits, ScoreReply, ScoreRequest, VideoUpload
 from bot.telegram.ratings import RatingButtons, looks_like_version, rating_keyboard
 
 logger = logging.getLogger(__name__)
@@ -42,12 +54,21 @@ LIMITS = PlatformLimits(
     upload_bytes=50 * MiB,
     trim_hint="Trim it to the part with the dance (Telegram's editor can do it before sending) or send it "
     "as a video rather than a file, so Telegram compresses it, and try again.",
-    progress_interval_s=5.0,  # a group gets about 20 messages a minute, edits included
+    progress_interval_s=5.0,  # private chats: about one message a second is fine
+    progress_quiet_s=4.0,
 )
+# A group gets about 20 messages a minute, edits included: progress only for long jobs, and rarely.
+GROUP_LIMITS = replace(LIMITS, progress_interval_s=30.0, progress_quiet_s=20.0)
+CAPTION_LIMIT = 1024  # characters of a media caption
 SCORE_CAPTION = re.compile(r"^/score(@\w+)?(\s|$)", re.IGNORECASE)
+DANCE_CAPTION = re.compile(r"^/dance(@\w+)?(\s|$)", re.IGNORECASE)
+ANY_CAPTION_COMMAND = re.compile(r"^/\w")
 USAGE = (
-    "Send your dance video with the caption /score <dance>, or reply to a video with /score <dance>. "
+    "Send your dance video with the caption /score <dance>, or reply to your video with /score <dance>. "
     "/dances lists the dances of this chat."
+)
+DANCE_USAGE = (
+    "Use /dance add <name> as the caption of the reference video (or as a reply to it), or /dance remove <name>."
 )
 HELP = (
     "I score how well you replicate a dance, from 1 to 10, and show you what to work on.\n"
@@ -55,12 +76,13 @@ HELP = (
     "• /dances: the dances of this chat\n"
     "• /leaderboard [dance] [all|season|challenge]: the best scores here\n"
     "• /challenge status: the running challenges\n"
-    "• /me: your scores and ranks\n"
+    "• /me: your scores and ranks; /me <dance>: your progress at a dance, as a chart\n"
     "Under each result, members rate the attempt from 1 to 10 (your own rating is kept but not counted).\n"
     "Chat administrators: reply to a reference video with /dance add <name>; /dance remove <name>; "
     "/challenge start <dance> <duration, e.g. 3d>; /challenge end [dance]; /rate: the members' ratings; "
     "/scorer status | use <version> | rescore [version] [dance]: which scorer version makes the scores."
 )
+TEXT_COMMANDS = {"dances", "leaderboard", "challenge", "me", "help", "start", "rate", "scorer"}
 SCORER_USAGE = "Use /scorer status, /scorer use <version> or /scorer rescore [version] [dance]."
 PERIODS = {"all", "season", "challenge"}
 # The command menu Telegram shows users (set on start).
@@ -69,10 +91,11 @@ MENU = [
     ("dances", "The dances of this chat"),
     ("leaderboard", "The best scores: /leaderboard [dance] [all|season|challenge]"),
     ("challenge", "The running challenges: /challenge status"),
-    ("me", "Your scores and ranks"),
+    ("me", "Your scores and ranks; /me <dance>: your progress"),
     ("help", "How to use DanceScore"),
 ]
 Command = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, Any]]
+Answer = str | tuple[str, Path]  # a command's reply: text, or text with a picture (sent as its caption)
 
 
 class TelegramHandlers:
@@ -87,6 +110,7 @@ class TelegramHandlers:
         media = filters.VIDEO | filters.ANIMATION | filters.Document.ALL | filters.PHOTO
         return [
             MessageHandler(media & filters.CaptionRegex(SCORE_CAPTION), self.score_caption),
+            MessageHandler(media & filters.CaptionRegex(DANCE_CAPTION), self.answering(self.dance_caption)),
             CommandHandler("score", self.score_reply),
             CommandHandler("dances", self.answering(self.dances)),
             CommandHandler("dance", self.answering(self.dance)),
@@ -95,6 +119,8 @@ class TelegramHandlers:
             CommandHandler("me", self.answering(self.me)),
             CommandHandler(["help", "start"], self.answering(self.help)),
             *self.rating_handlers(),
+            # Last: whatever command nobody above took (unknown, or a caption command on something else).
+            MessageHandler(filters.COMMAND | (media & filters.CaptionRegex(ANY_CAPTION_COMMAND)), self.unknown),
         ]
 
     def rating_handlers(self) -> list[BaseHandler[Any, Any, Any]]:
@@ -108,22 +134,56 @@ class TelegramHandlers:
         ]
 
     def answering(self, command: Command) -> Command:
-        """Wraps a command whose reply is text: refusals are answered with their sentence, others logged."""
+        """Wraps a command whose reply is text, or text with a picture (the picture is sent with the text as
+        its caption, then deleted): refusals are answered with their sentence, others logged."""
 
         async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            message = _message(update)
             try:
-                text = await command(update, context)
+                reply: Answer = await command(update, context)
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                text = explain_failure(error, f"/{command.__name__} in chat {_message(update).chat_id}")
-            await _message(update).reply_text(text)
+                reply = explain_failure(error, f"/{command.__name__} in chat {message.chat_id}")
+            if isinstance(reply, str):
+                await message.reply_text(reply)
+                return
+            text, picture = reply
+            try:
+                if len(text) > CAPTION_LIMIT:
+                    await message.reply_text(text)
+                    text = ""
+                with picture.open("rb") as handle:
+                    await message.reply_photo(handle, filename=picture.name, caption=text or None)
+            finally:
+                shutil.rmtree(picture.parent, ignore_errors=True)
 
         return answer
+
+    @property
+    def pictures(self) -> Path:
+        """A fresh folder for a picture to be sent (in the work folder; removed once it is sent)."""
+        work = self.services.flow.work_dir
+        work.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix="pictures-", dir=work))
 
     # ------------------------------------------------------------------ text commands
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
         return HELP
+
+    async def unknown(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A command no handler took: answered with how to use the bot, unless it was meant for another bot."""
+        message = _message(update)
+        word = ((message.text or message.caption or "").split() or [""])[0]
+        addressee = word.partition("@")[2]
+        if addressee and addressee.lower() != (context.bot.username or "").lower():
+            return
+        name = word.partition("@")[0]
+        if name.lower().lstrip("/") in TEXT_COMMANDS:  # a known command, but as a caption
+            text = f"Send {name} as a message of its own, not as the caption of a file.\n{USAGE}"
+        else:
+            text = f"I don't know the command {name}.\n{HELP}"
+        await _quietly(message.reply_text(text))
 
     async def rate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
         """`/rate`: how members rated the attempts of this chat (administrators)."""
@@ -159,14 +219,24 @@ class TelegramHandlers:
             return "No dances yet. A chat administrator can add one: reply to a video with /dance add <name>."
         return "Dances here: " + ", ".join(d.name for d in dances)
 
-    async def leaderboard(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    async def leaderboard(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> Answer:
+        """`/leaderboard [dance] [all|season|challenge]`: the board as a podium picture, with the asker's rank."""
+        message = _message(update)
         args = list(context.args or [])
         period = args.pop().lower() if args and args[-1].lower() in PERIODS else "all"
-        board = await self.core.show_leaderboard(_where(_message(update)), " ".join(args) or None, period)
-        return describe_leaderboard(board)
+        board = await self.core.show_leaderboard(
+            _where(message), " ".join(args) or None, period, viewer=_caller(message)
+        )
+        return describe_leaderboard(board), await draw_podium(board, self.pictures)
 
-    async def me(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    async def me(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> Answer:
+        """`/me`: your scores and ranks; `/me <dance>`: your progress at that dance, as a chart."""
         message = _message(update)
+        if context.args:
+            history = await self.core.show_history(_caller(message), _where(message), " ".join(context.args))
+            if not history.attempts:
+                return describe_history(history)
+            return describe_history(history), await draw_history(history, self.pictures)
         return describe_profile(await self.core.show_profile(_caller(message), _where(message)))
 
     async def challenge(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
@@ -196,20 +266,32 @@ class TelegramHandlers:
     async def dance(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
         """`/dance add <name>` (as a reply to the reference video) and `/dance remove <name>`: admins only."""
         message = _message(update)
-        args = context.args or []
+        return await self._dance(message, list(context.args or []), message.reply_to_message, context)
+
+    async def dance_caption(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+        """`/dance add <name>` as the caption of the reference video itself."""
+        message = _message(update)
+        args = DANCE_CAPTION.sub("", (message.caption or "").strip(), count=1).split()
+        return await self._dance(message, args, message, context)
+
+    async def _dance(
+        self, message: Message, args: list[str], target: Message | None, context: ContextTypes.DEFAULT_TYPE
+    ) -> str:
+        """`add <name>` with the video of `target`, or `remove <name>` (chat administrators only)."""
         action, name = (args[0].lower(), " ".join(args[1:])) if args else ("", "")
         if action not in {"add", "remove"} or not name:
-            return "Use /dance add <name> as a reply to the reference video, or /dance remove <name>."
+            return DANCE_USAGE
         caller = await self._moderator_caller(message, context)
         if action == "remove":
             removed = await self.core.remove_dance(caller, _where(message), name)
             return f"Removed the dance “{removed.name}”."
         if not caller.is_moderator:  # refused before anything is downloaded
             raise NotModeratorError("register dances")
-        target = message.reply_to_message
         video = _video_of(target) if target is not None else None
         if video is None:
-            raise MissingVideoError("Reply to the reference video with /dance add <name>.")
+            raise MissingVideoError(
+                "Send the reference video with the caption /dance add <name>, or reply to it with /dance add <name>."
+            )
         upload = _upload(video, context)
         self.services.flow.check_upload(upload, LIMITS)
         await message.reply_text("Analysing the reference…")
@@ -231,7 +313,7 @@ class TelegramHandlers:
         await self._score(message, target, " ".join(context.args or []), context)
 
     async def _score(self, command: Message, target: Message, dance: str, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Score the video in `target` against `dance`; `command` is the message that asked for it."""
+        """Score the video in `target` against `dance`, for whoever posted it; `command` asked for it."""
         status = await command.reply_text("Analysing…")  # acknowledge at once
 
         async def report(text: str) -> None:
@@ -244,40 +326,56 @@ class TelegramHandlers:
                 raise NotAVideoError(
                     "A photo can't be scored: send a video of your dance with the caption /score <dance>."
                 )
+            poster, requested_by = await self._poster(command, target, context)
             notice = {"chat_id": status.chat_id, "message_id": status.message_id}
             upload = _upload(_video_of(target), context)
-            request = ScoreRequest(_where(command), _caller(command), dance, upload, LIMITS, notice)
+            limits = LIMITS if command.chat.type == ChatType.PRIVATE else GROUP_LIMITS
+            request = ScoreRequest(_where(command), poster, dance, upload, limits, notice, requested_by)
             async with self.services.workload.job(), self.services.flow.score(request, report) as reply:
-                await self._show_result(status, reply.text, reply.scored.attempt, saved=reply.scored.saved)
-                await self._send_media(target, reply.clip, reply.card, context)
+                await self._deliver(status, target, reply)
         except (asyncio.CancelledError, Exception) as error:
             await _quietly(status.edit_text(explain_failure(error, f"/score in chat {command.chat_id}")))
             if isinstance(error, asyncio.CancelledError):
                 raise
 
-    async def _show_result(self, status: Message, text: str, attempt: Attempt, *, saved: bool) -> None:
-        """The status message becomes the result, with the rating keyboard under it (when ratings are kept
-        and the attempt is on the boards already)."""
-        if self.ratings is None or not saved:
-            await status.edit_text(text)
-            return
-        prompt = describe_rating_prompt(attempt.scorer_version)
-        await status.edit_text(f"{text}\n{prompt}", reply_markup=rating_keyboard(attempt.id))
+    async def _poster(
+        self, command: Message, target: Message, context: ContextTypes.DEFAULT_TYPE
+    ) -> tuple[Caller, Caller | None]:
+        """Whose attempt it is (who posted the video) and, when someone else asked, who (with the
+        platform's word on whether they moderate: only then may they score it for the poster)."""
+        poster = target.from_user
+        if poster is None or poster.is_bot:
+            raise NotOwnerError()
+        if command.from_user is not None and command.from_user.id == poster.id:
+            return _caller(target), None
+        return _caller(target), await self._moderator_caller(command, context)
 
-    async def _send_media(
-        self, target: Message, clip: Path | None, card: Path | None, context: ContextTypes.DEFAULT_TYPE
-    ) -> None:
-        """The clip and the card as replies to the video; if the clip can't be sent, the card alone."""
-        if clip is not None:
-            try:
-                await context.bot.send_chat_action(target.chat_id, ChatAction.UPLOAD_VIDEO)
-                with clip.open("rb") as handle:
-                    await target.reply_video(handle, filename="dancescore.mp4", supports_streaming=True)
-            except TelegramError as error:
-                logger.warning("could not send the clip (%s); sending the card alone", error)
-        if card is not None:
-            with card.open("rb") as handle:
-                await target.reply_photo(handle, filename="dancescore.png")
+    async def _deliver(self, status: Message, target: Message, reply: ScoreReply) -> None:
+        """The result in as few messages as Telegram allows: the clip (else the card) with the result as its
+        caption and the rating keyboard under it, replying to the video, then the card; the "Analysing…"
+        message is deleted. Without media, the status message becomes the result."""
+        text, markup = reply.text, None
+        attempt: Attempt = reply.scored.attempt
+        if self.ratings is not None and reply.scored.saved:  # members rate it under the result
+            text += f"\n{describe_rating_prompt(attempt.scorer_version)}"
+            markup = rating_keyboard(attempt.id)
+        if len(text) > CAPTION_LIMIT:  # too long for a caption: the status message keeps the text
+            await status.edit_text(text, reply_markup=markup)
+            text, markup = "", None
+        carrier = None
+        if reply.clip is not None:
+            video = functools.partial(target.reply_video, supports_streaming=True)
+            carrier = await _send_file(video, reply.clip, "dancescore.mp4", text, markup)
+        if carrier is None and reply.card is not None:
+            carrier = await _send_file(target.reply_photo, reply.card, "dancescore.png", text, markup)
+        if carrier is None:
+            if text:
+                await status.edit_text(text, reply_markup=markup)
+            return
+        if text:
+            await _quietly(status.delete())
+        if carrier == "dancescore.mp4" and reply.card is not None:
+            await _send_file(target.reply_photo, reply.card, "dancescore.png", "", None)
 
     async def _moderator_caller(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> Caller:
         """The caller, with the platform's word on moderation: chat administrators and the owner
@@ -335,6 +433,20 @@ def _caller(message: Message) -> Caller:
     user = message.from_user
     assert user is not None
     return Caller("telegram", str(user.id), user.full_name)
+
+
+async def _send_file(
+    send: Callable[..., Awaitable[Any]], path: Path, filename: str, caption: str, markup: Any
+) -> str | None:
+    """Send one file with its caption and keyboard; its file name once sent, None when Telegram refused it
+    (too large, say: the caller falls back to the next way of showing the result)."""
+    try:
+        with path.open("rb") as handle:
+            await send(handle, filename=filename, caption=caption or None, reply_markup=markup)
+    except TelegramError as error:
+        logger.warning("could not send %s (%s)", filename, error)
+        return None
+    return filename
 
 
 def _argument(caption: str) -> str:

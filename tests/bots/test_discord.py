@@ -85,6 +85,12 @@ async def test_unknown_dance_and_non_video_are_refused(simcord_env, community, v
 
 async def test_clip_over_the_upload_cap_falls_back_to_the_card(simcord_env, community, video_bytes):
     community.engine.clip_pad_bytes = 27 * 1024 * 1024  # over the interaction's attachment_size_limit (25 MiB)
+    original = community.engine.score
+
+    async def over_budget(*args, **options):  # an engine that ignores the budget it was given
+        return await original(*args, **{**options, "clip_budget_bytes": None})
+
+    community.engine.score = over_budget
     guild, channel = await guild_with_dances(simcord_env, community, "renegade")
     ana = guild.add_member(simcord_env.create_user("ana"))
     result = await ana.slash(channel, "score", dance="renegade", video=("a.mp4", video_bytes))

@@ -27,16 +27,17 @@ async def test_caption_score_replies_with_score_clip_and_card(telegram: Telegram
     api = telegram.api
     sent = await api.send_video(CHAT, api.user(7, "Ana"), video_bytes, caption="/score Renegade")
 
-    status = await api.wait_for(lambda m: "/ 10" in m.body)
+    card = await api.wait_for(lambda m: m.method == "sendPhoto")  # the card comes last
+    clip = await api.wait_for(lambda m: m.method == "sendVideo")
+    status = api.sent[0]
     assert status.edits[:2] == ["Analysing…", "Downloading your video…"]  # acknowledged at once
-    assert [e for e in status.edits[2:-1] if e.endswith("%")], status.edits  # engine progress shown
-    lines = status.body.splitlines()
+    assert [e for e in status.edits[2:] if e.endswith("%")], status.edits  # engine progress shown
+    assert status.deleted  # the result took its place
+    lines = clip.body.splitlines()  # the result is the clip's caption
     assert lines[0] == "renegade: 7.4 / 10 (personal best!)"
     assert lines[1] == "Form 78 · Timing 64"
     assert "• Your left arm is late at 0:03." in lines
     assert "Rank 1 of 1 on renegade (all time)." in lines
-    clip = await api.wait_for(lambda m: m.method == "sendVideo")
-    card = await api.wait_for(lambda m: m.method == "sendPhoto")
     assert clip.reply_to == card.reply_to == sent["message_id"]
     assert is_h264_mp4(clip.files["video"][1])
     assert card.files["photo"][1].startswith(b"\x89PNG")

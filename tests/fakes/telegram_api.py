@@ -2,10 +2,13 @@
 
 It implements the part of the Bot API the bot uses, with Telegram's own limits and error shapes:
 getMe, getUpdates (long poll with offsets), sendMessage, editMessageText (both with inline keyboards),
-answerCallbackQuery, sendChatAction, sendVideo / sendPhoto / sendDocument (multipart; the files are kept
-for the test to inspect), getFile and the file download under /file/bot{token}/{path}, getChatMember /
-getChatAdministrators (members who left say so), deleteWebhook, setMyCommands, deleteMessage, and 429
-injection with `retry_after`.
+answerCallbackQuery, sendChatAction, sendVideo / sendPhoto / sendDocument and sendMediaGroup (multipart;
+the files are kept for the test to inspect; an album is recorded as one message per item), getFile and the
+file download under /file/bot{token}/{path}, getChatMember / getChatAdministrators (members who left say
+so), deleteWebhook, setMyCommands, deleteMessage, and 429 injection with `retry_after`. With
+`rate_limits=True` it also enforces Telegram's group budget: at most `GROUP_MESSAGES_PER_MINUTE` messages
+(sent or edited) per group chat in any 60 s, beyond which it answers 429 with the `retry_after` that frees
+the window, as Telegram does.
 
 Tests push updates as a user would send them (`send_video`, `send_document`, `send_text`, `press_button`,
 ...) and read what the bot sent (`sent`, `wait_for`, `callback_answers`, `wait_for_answer`). Point the bot at it with::
@@ -25,6 +28,7 @@ import contextlib
 import itertools
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import Callable
@@ -37,6 +41,19 @@ from aiohttp import web
 logger = logging.getLogger(__name__)
 
 DOWNLOAD_LIMIT = 20 * 2**20  # getFile refuses bigger files ("file is too big")
+GROUP_MESSAGES_PER_MINUTE = 20  # Telegram's limit per group (https://core.telegram.org/bots/faq)
+# The methods that put (or change) a message in a chat, which the group budget counts.
+COUNTED_METHODS = {
+    "sendMessage",
+    "editMessageText",
+    "editMessageCaption",
+    "editMessageReplyMarkup",
+    "sendVideo",
+    "sendPhoto",
+    "sendDocument",
+    "sendAnimation",
+    "sendMediaGroup",  # one message per item of the album
+}
 UPLOAD_LIMIT = 50 * 2**20  # sendVideo & co. refuse bigger files (413)
 TOKEN_FORM = re.compile(r"\d+:[\w-]+")
 FILE_KINDS = {
@@ -60,6 +77,8 @@ class SentMessage:
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # field -> (file name, bytes)
     edits: list[str] = field(default_factory=list)  # every text this message had, in order
     reply_markup: dict[str, Any] | None = None  # the inline keyboard under it now, as sent
+    at: float = field(default_factory=time.monotonic)  # when it was sent (time.monotonic())
+    deleted: bool = False  # the bot deleted it
 
     @property
     def buttons(self) -> list[list[str]]:
@@ -93,9 +112,14 @@ class StoredFile:
 class FakeTelegramApi:
     """The server and its state. Use `async with FakeTelegramApi() as api:` to run it on 127.0.0.1."""
 
-    def __init__(self, *, bot_username: str = "dancescore_test_bot", save_dir: Path | None = None) -> None:
+    def __init__(
+        self, *, bot_username: str = "dancescore_test_bot", save_dir: Path | None = None, rate_limits: bool = False
+    ) -> None:
         self.bot_username = bot_username
         self.save_dir = save_dir
+        self.rate_limits = rate_limits
+        self.refused: list[tuple[str, int]] = []  # (method, chat id) answered 429 by the group budget
+        self._budget: dict[int, list[float]] = {}  # group chat id -> when its counted messages were sent
         self.updates: list[dict[str, Any]] = []
         self.sent: list[SentMessage] = []
         self.calls: list[str] = []  # every method called, in order (429-refused calls included)
@@ -336,6 +360,9 @@ class FakeTelegramApi:
                 {"retry_after": fault["retry_after"]},
             )
         params, files = await self._read_params(request)
+        wait = self._spend_budget(method, params)
+        if wait:
+            return self._error(429, f"Too Many Requests: retry after {wait}", {"retry_after": wait})
         handler = self._methods().get(method)
         if handler is None:
             return self._error(404, "Not Found: method not found")
@@ -417,6 +444,26 @@ class FakeTelegramApi:
                     params[key] = value
         return params, files
 
+    def _spend_budget(self, method: str, params: dict[str, Any]) -> int:
+        """With `rate_limits`: count a message in its group's window; seconds to wait when it is full."""
+        if not self.rate_limits or method not in COUNTED_METHODS:
+            return 0
+        try:
+            chat_id = int(params.get("chat_id", 0))
+        except (TypeError, ValueError):
+            return 0
+        if chat_id >= 0:
+            return 0
+        count = len(_json_field(params, "media") or []) if method == "sendMediaGroup" else 1
+        now = time.monotonic()
+        window = [t for t in self._budget.get(chat_id, []) if t > now - 60.0]
+        if len(window) + count > GROUP_MESSAGES_PER_MINUTE:
+            self._budget[chat_id] = window
+            self.refused.append((method, chat_id))
+            return max(1, math.ceil(window[len(window) + count - GROUP_MESSAGES_PER_MINUTE - 1] + 60.0 - now))
+        self._budget[chat_id] = [*window, *[now] * count]
+        return 0
+
     def _take_fault(self, method: str) -> dict[str, Any] | None:
         for fault in self._faults:
             if fault["method"] == method and fault["times"] > 0:
@@ -446,6 +493,7 @@ class FakeTelegramApi:
             "sendVideo": self._api_send_video,
             "sendPhoto": self._api_send_photo,
             "sendDocument": self._api_send_document,
+            "sendMediaGroup": self._api_send_media_group,
             "getFile": self._api_get_file,
             "getChatMember": self._api_get_chat_member,
             "getChatAdministrators": self._api_get_chat_administrators,
@@ -512,7 +560,10 @@ class FakeTelegramApi:
 
     async def _api_delete_message(self, params: dict[str, Any], files: dict[str, Any]) -> bool:
         key = (int(params["chat_id"]), int(params["message_id"]))
-        self._messages.pop(key, None)
+        if self._messages.pop(key, None) is None:
+            raise _ApiError(400, "Bad Request: message to delete not found")
+        if key in self._sent_by_id:
+            self._sent_by_id[key].deleted = True
         return True
 
     async def _send_file(self, method: str, params: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
@@ -535,6 +586,24 @@ class FakeTelegramApi:
 
     async def _api_send_document(self, params: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
         return await self._send_file("sendDocument", params, files)
+
+    async def _api_send_media_group(self, params: dict[str, Any], files: dict[str, Any]) -> list[dict[str, Any]]:
+        """An album: each item refers to its file as `attach://<field>`; recorded one message per item."""
+        media = _json_field(params, "media") or []
+        if not 2 <= len(media) <= 10:
+            raise _ApiError(400, "Bad Request: wrong number of media in the album (2-10)")
+        sent = []
+        for item in media:
+            field_name = str(item.get("media", "")).removeprefix("attach://")
+            if item.get("type") not in {"photo", "video"} or field_name not in files:
+                raise _ApiError(400, "Bad Request: wrong media in the album")
+            name, data = files[field_name]
+            kind = str(item["type"])
+            item_params = {"chat_id": params["chat_id"], "reply_parameters": params.get("reply_parameters")}
+            sent.append(
+                self._record("sendMediaGroup", item_params, caption=item.get("caption"), files={kind: (name, data)})
+            )
+        return sent
 
     async def _api_get_file(self, params: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
         stored = self.files.get(str(params.get("file_id")))
@@ -707,8 +776,8 @@ def _json_field(params: dict[str, Any], name: str) -> Any:
     return value
 
 
-async def _serve(port: int, save_dir: Path) -> None:
-    api = FakeTelegramApi(save_dir=save_dir)
+async def _serve(port: int, save_dir: Path, rate_limits: bool) -> None:
+    api = FakeTelegramApi(save_dir=save_dir, rate_limits=rate_limits)
     url = await api.start(port=port)
     logger.info("fake Bot API on %s (files the bot sends go to %s)", url, save_dir)
     try:
@@ -721,10 +790,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Run the fake Telegram Bot API server on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--save-dir", type=Path, default=Path("out/telegram-fake"))
+    parser.add_argument(
+        "--no-rate-limits", action="store_true", help="do not enforce the 20 messages a minute of a group"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args.port, args.save_dir))
+        asyncio.run(_serve(args.port, args.save_dir, not args.no_rate_limits))
 
 
 if __name__ == "__main__":

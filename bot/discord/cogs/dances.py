@@ -14,7 +14,7 @@ from discord.ext import commands
 
 from bot.bootstrap import Services
 from bot.core.errors import NotModeratorError
-from bot.discord.interactions import answering, caller_of, limits_of, suggest_dances, upload_of, where_of
+from bot.discord.interactions import Answer, answering, caller_of, limits_of, suggest_dances, upload_of, where_of
 
 logger = logging.getLogger(__name__)
 
@@ -33,13 +33,12 @@ class Dances(commands.Cog):
     @app_commands.command(name="dances", description="The dances of this server")
     @app_commands.guild_only()
     async def dances(self, interaction: discord.Interaction) -> None:
-        dances = await self.services.community.list_dances(where_of(interaction))
-        if dances:
-            await interaction.response.send_message("Dances here: " + ", ".join(d.name for d in dances))
-        else:
-            await interaction.response.send_message(
-                "No dances yet. A moderator can add one with `/dance add`.", ephemeral=True
-            )
+        async with Answer(interaction) as answer:
+            dances = await self.services.community.list_dances(where_of(interaction))
+            if dances:
+                await answer.send("Dances here: " + ", ".join(d.name for d in dances))
+            else:
+                await answer.send("No dances yet. A moderator can add one with `/dance add`.", ephemeral=True)
 
     @dance.command(name="add", description="Register a dance from its reference video")
     @app_commands.describe(name="The dance's name", video="The reference video")
@@ -60,9 +59,9 @@ class Dances(commands.Cog):
     @dance.command(name="remove", description="Remove a dance of this server")
     @app_commands.describe(name="The dance to remove")
     async def remove(self, interaction: discord.Interaction, name: str) -> None:
-        async with answering(interaction):
+        async with Answer(interaction) as answer:
             removed = await self.services.community.remove_dance(caller_of(interaction), where_of(interaction), name)
-            await interaction.response.send_message(f"Removed the dance “{removed.name}”.")
+            await answer.send(f"Removed the dance “{removed.name}”.")
 
     @remove.autocomplete("name")
     async def dance_names(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:

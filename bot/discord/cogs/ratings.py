@@ -13,7 +13,7 @@ from discord.ext import commands
 
 from bot.bootstrap import Services
 from bot.core.ratings import RatingService
-from bot.discord.interactions import answering, caller_of, suggest_dances, where_of
+from bot.discord.interactions import Answer, caller_of, suggest_dances, where_of
 from bot.discord.rating_menu import ratings_of
 from bot.rating_replies import describe_rating_stats, describe_rescore, describe_scorer_status
 
@@ -39,22 +39,22 @@ class Ratings(commands.Cog):
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_guild=True)
     async def rate(self, interaction: discord.Interaction) -> None:
-        async with answering(interaction):
+        async with Answer(interaction, public=False) as answer:
             stats = await self.ratings.show_rating_stats(caller_of(interaction), where_of(interaction))
-            await interaction.response.send_message(describe_rating_stats(stats), ephemeral=True)
+            await answer.send(describe_rating_stats(stats), ephemeral=True)
 
     @scorer.command(name="status", description="The scorer version in use and the ones available")
     async def status(self, interaction: discord.Interaction) -> None:
-        async with answering(interaction):
+        async with Answer(interaction, public=False) as answer:
             status = await self.ratings.show_scorer(caller_of(interaction), where_of(interaction))
-            await interaction.response.send_message(describe_scorer_status(status), ephemeral=True)
+            await answer.send(describe_scorer_status(status), ephemeral=True)
 
     @scorer.command(name="use", description="Score new attempts with another scorer version")
     @app_commands.describe(version="A version from /scorer status, e.g. v1 or v1-cal2")
     async def use(self, interaction: discord.Interaction, version: str) -> None:
-        async with answering(interaction):
+        async with Answer(interaction) as answer:
             status = await self.ratings.use_scorer(caller_of(interaction), where_of(interaction), version)
-            await interaction.response.send_message(
+            await answer.send(
                 f"New attempts here are now scored by {status.version}. To re-score the boards too: "
                 f"`/scorer rescore`.\n" + describe_scorer_status(status)
             )
@@ -64,9 +64,9 @@ class Ratings(commands.Cog):
     async def rescore(
         self, interaction: discord.Interaction, version: str | None = None, dance: str | None = None
     ) -> None:
-        async with answering(interaction):
+        async with Answer(interaction) as answer:
             outcome = await self.ratings.rescore(caller_of(interaction), where_of(interaction), version, dance)
-            await interaction.response.send_message(describe_rescore(outcome))
+            await answer.send(describe_rescore(outcome))
 
     @rescore.autocomplete("dance")
     async def dance_names(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:

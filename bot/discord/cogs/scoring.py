@@ -1,7 +1,14 @@
-"""/score: a slash command with the dance (autocompleted) and the video as an attachment option."""
+"""/score: a slash command with the dance (autocompleted) and the video as an attachment option.
+
+Deferred at once (Discord wants an answer within 3 s). A job that the engine expects to outlast Discord's
+15-minute follow-up window, counting its wait and its run, is refused up front; a result that can no longer
+follow the interaction up (the estimate was wrong) is posted in the channel instead, mentioning its user.
+The clip is rendered to fit the server's upload cap (10 MiB unboosted) together with the card.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -10,7 +17,17 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.bootstrap import Services
-from bot.discord.interactions import answering, caller_of, limits_of, suggest_dances, upload_of, where_of
+from bot.discord.interactions import (
+    answering,
+    caller_of,
+    is_expired,
+    limits_of,
+    post_in_channel,
+    suggest_dances,
+    upload_of,
+    where_of,
+    window_left,
+)
 from bot.discord.rating_menu import rating_view
 from bot.rating_replies import describe_rating_prompt
 from bot.scoring import ScoreRequest
@@ -26,6 +43,7 @@ class Scoring(commands.Cog):
     @app_commands.describe(dance="The dance you performed", video="Your video (MP4, MOV or WebM)")
     @app_commands.guild_only()
     async def score(self, interaction: discord.Interaction, dance: str, video: discord.Attachment) -> None:
+        started = asyncio.get_running_loop().time()
         await interaction.response.defer(thinking=True)  # Discord wants an answer within 3 s
 
         async def report(text: str) -> None:
@@ -33,14 +51,22 @@ class Scoring(commands.Cog):
 
         limits = limits_of(interaction, self.services)
         notice = {"channel_id": str(interaction.channel_id), "user_id": str(interaction.user.id)}
-        request = ScoreRequest(where_of(interaction), caller_of(interaction), dance, upload_of(video), limits, notice)
+        request = ScoreRequest(
+            where_of(interaction),
+            caller_of(interaction),
+            dance,
+            upload_of(video),
+            limits,
+            notice,
+            finish_within_s=window_left(started),
+        )
         async with (
             answering(interaction, ephemeral=False),
             self.services.workload.job(),
             self.services.flow.score(request, report) as result,
         ):
             files = [path for path in (result.clip, result.card) if path is not None]
-            if sum(path.stat().st_size for path in files) > interaction.filesize_limit:
+            if sum(path.stat().st_size for path in files) > limits.upload_bytes:
                 files = [result.card] if result.card is not None else []
             text, view = result.text, None
             if self.services.community.ratings is not None and result.scored.saved:  # members rate it below
@@ -56,11 +82,16 @@ class Scoring(commands.Cog):
         card: Path | None,
         view: discord.ui.View | None,
     ) -> None:
-        """The score with the clip, the card and the rating menu; if the upload is refused, the card alone."""
+        """The score with the clip, the card and the rating menu; if the upload is refused, the card alone;
+        if the interaction can no longer be followed up, all of it in the channel."""
         try:
             attachments = [discord.File(p) for p in files]
             await interaction.edit_original_response(content=text, attachments=attachments, view=view)
         except discord.HTTPException as error:
+            if is_expired(error):
+                logger.warning("the follow-up window of a /score closed; posting its result in the channel")
+                await post_in_channel(interaction, text, files=files, view=view)
+                return
             if card is None or files == [card]:
                 raise
             logger.warning("could not upload the clip (%s); sending the card alone", error)
