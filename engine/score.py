@@ -51,7 +51,7 @@ def covariation(
 ) -> np.ndarray:
     """(L,) float32 -1..1: per limb, the correlation over time of the two direction trajectories, each about its
     own mean (1: the attempt swings the limb when and where the reference does, whatever its style; 0:
-    unrelated, or one of the two keeps the limb still).
+    unrelated, or one of the two keeps the limb still while the other moves it; both keeping it still agree).
 
     ref_dirs, att_dirs: (M, L, 2) unit vectors at matched moments; ref_w, att_w: (M, L) confidence; mask: (M,)
     bool, the moments to use. Symmetric in reference and attempt.
@@ -67,8 +67,11 @@ def covariation(
     den = np.sqrt(var_a * var_b)
     # A limb that stays within ~3 degrees is still: its "trajectory" is estimator noise, not movement.
     still = total * np.radians(3.0) ** 2
-    ok = (total > 1e-6) & (var_a > still) & (var_b > still)
-    return np.where(ok, cov / np.maximum(den, 1e-12), 0.0).astype(np.float32)
+    moving_a, moving_b = var_a > still, var_b > still
+    ok = (total > 1e-6) & moving_a & moving_b
+    corr = np.where(ok, cov / np.maximum(den, 1e-12), 0.0)
+    # Both keep the limb still: they agree; one moves it and the other does not: they do not.
+    return np.where((total > 1e-6) & ~moving_a & ~moving_b, 1.0, corr).astype(np.float32)
 
 
 def _matched(att: LimbTrack, times: np.ndarray, stretch: float) -> LimbTrack:
