@@ -17,15 +17,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.features import LimbTrack, sample_at
+from engine.features import LimbTrack, limb_weights, sample_at
 from engine.skeleton import LATERAL, REST_DIRECTION
 
 log = logging.getLogger(__name__)
 
 STRETCH_MIN, STRETCH_MAX, STRETCH_STEPS = 0.74, 1.34, 31  # attempt seconds per reference second
-STRETCH_PRIOR = 0.04  # objective penalty per unit |log stretch|: prefer 1.0 among near-equal fits
+STRETCH_PRIOR = 0.2  # objective penalty per unit |log stretch|: a tempo change must buy a clearly better fit
 MIN_OVERLAP = 0.3  # a candidate offset must cover this share of the reference
-COVERAGE_WEIGHT = 0.1  # objective penalty per unit of the reference left uncovered
+COVERAGE_WEIGHT = 0.8  # objective penalty per unit of the reference left uncovered that the tempo could reach
 MOTION_WEIGHT = 0.3  # how much agreement of limb motion counts against agreement of limb direction
 MOTION_SCALE = 1.0  # 1/s: limb speeds well below this count as still in the search
 BAND_S = 0.5  # the warp may stray this far from the straight time map
@@ -61,6 +61,12 @@ class Alignment:
 
     offset_source: str = "pose"
     music_lag_s: float | None = None  # dance offset minus music offset (positive: late to the music)
+    credible: bool = True  # False: the best fit sits at the edge of the tempo search, or nothing overlapped
+
+    @property
+    def straight_times(self) -> np.ndarray:
+        """(M,) float64 seconds: the attempt times of the straight map, without the warp's local drift."""
+        return self.offset + self.stretch * self.ref_times
 
 
 def _frame_features(track: LimbTrack, velocity_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
@@ -78,27 +84,13 @@ def _frame_features(track: LimbTrack, velocity_scale: float = 1.0) -> tuple[np.n
     return np.concatenate([d, m], axis=-1).reshape(len(w), -1), w
 
 
-def limb_spread_weights(track: LimbTrack, floor: float, power: float = 2.0) -> np.ndarray:
-    """(L,) float32 in [floor, 1]: each limb's circular spread of direction relative to the widest, to `power`."""
-    w = track.weights[..., None]
-    total = track.weights.sum(axis=0)
-    mean = np.divide(
-        (track.dirs * w).sum(axis=0), total[:, None], out=np.zeros((len(total), 2)), where=total[:, None] > 0
-    )
-    spread = np.where(total > 0, 1.0 - np.linalg.norm(mean, axis=-1), 0.0)
-    top = float(spread.max(initial=0.0))
-    rel = spread / top if top > 1e-6 else np.ones_like(spread)
-    return (floor + (1 - floor) * rel**power).astype(np.float32)
-
-
 def moment_importance(track: LimbTrack) -> np.ndarray:
     """(N,) float32: how much each reference moment matters.
 
     A dance is what differs from standing still: moments count MOMENT_FLOOR at rest and up to 1 when the
     limbs that move in this dance point away from their rest direction or move fast.
     """
-    limb_w = limb_spread_weights(track, 0.05)
-    w = track.weights * limb_w[None, :]
+    w = track.weights * limb_weights(track)[None, :]
     rest = np.array(REST_DIRECTION, dtype=np.float32)
     cos = (track.dirs * rest[None]).sum(-1)
     cos = np.where(np.array(LATERAL)[None, :], np.abs(cos), cos)
@@ -149,7 +141,10 @@ def _search(
         coverage = np.array([float(importance[max(0, -lag) : min(n, steps - lag)].sum()) for lag in lags]) / total
         # Mean agreement over the overlap, with a mild preference for covering more of the reference.
         mean = np.divide(sums / total, coverage, out=np.zeros_like(sums), where=coverage > 0)
-        scores = np.where(coverage >= MIN_OVERLAP, mean - COVERAGE_WEIGHT * (1.0 - coverage), -np.inf)
+        # Covering less of the reference than this tempo could reach costs: a routine that repeats must not
+        # be matched one repetition late, with a sliver of overlap.
+        reach = float(coverage.max(initial=0.0))
+        scores = np.where(coverage >= MIN_OVERLAP, mean - COVERAGE_WEIGHT * (reach - coverage), -np.inf)
         offsets = att.times[0] + stretch * (lags / ref.rate) - stretch * ref.times[0]
         if offset_window is not None:
             lo, hi = offset_window
@@ -236,6 +231,8 @@ def align(
     if not np.isfinite(fit):
         # The attempt is too short to overlap enough of the reference: match from the start.
         offset, stretch, fit = float(att.times[0] - ref.times[0]), 1.0, float("-inf")
+    grid = _stretch_grid()
+    credible = bool(np.isfinite(fit)) and grid[0] < stretch < grid[-1]
     matched, drift = _warp(ref, att, offset, stretch)
     start = float(ref.times[np.argmax(ref.weights.sum(axis=1) > 0)])
     offset_s = offset + (stretch - 1.0) * start
@@ -250,4 +247,5 @@ def align(
         fit=fit,
         offset_source="audio" if audio_offset is not None else "pose",
         music_lag_s=None if audio_offset is None else float(offset - audio_offset),
+        credible=credible,
     )

@@ -27,10 +27,10 @@ from engine.pose_service import ServiceAddress
 from engine.progress import Progress, Stage
 from engine.render import render_clip
 from engine.result import MomentTrack, ScoreResult
-from engine.score import comparison_features, measure, run_scorer
+from engine.score import comparison_features, measure_deviations, run_scorer
 from engine.sequence import PoseSequence
 from engine.skeleton import LIMB_PART, PARTS
-from models.scorer import DanceScorer, build_scorer
+from models.scorer import DEFAULT_VERSION, DanceScorer, build_scorer
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class EngineSettings:
     pose_device: str = "cpu"
     pose_streams: int | None = None
     pose_service: ServiceAddress | None = None
-    scorer_version: str = "v1"
+    scorer_version: str = DEFAULT_VERSION
 
     @property
     def limits(self) -> VideoLimits:
@@ -295,14 +295,14 @@ def compare(
     seconds["align"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    errors = measure(ref_track, oriented, alignment)
-    (out,) = run_scorer(_scorer(settings.scorer_version, settings.device), [errors])
+    deviations = measure_deviations(ref_track, oriented, alignment)
+    (out,) = run_scorer(_scorer(settings.scorer_version, settings.device), [deviations])
     limb_acc = out.limb_accuracy.numpy()
-    weak = feedback.weak_moments(ref_track, oriented, alignment, limb_acc, errors)
-    amplitude = feedback.amplitude_notes(ref_track, errors, alignment)
+    weak = feedback.weak_moments(ref_track, oriented, alignment, limb_acc, deviations)
+    amplitude = feedback.amplitude_notes(ref_track, deviations, alignment)
     notes = list(dict.fromkeys(att.sequence.notes))
     score = float(out.score)
-    sentences = feedback.sentences(score, weak, amplitude, alignment, errors, notes)
+    sentences = feedback.sentences(score, weak, amplitude, alignment, deviations, notes, float(out.match) / 100)
     parts = {p: float(v) for p, v in zip(PARTS, out.parts.numpy(), strict=True) if np.isfinite(v)}
     seconds["score"] = time.perf_counter() - t0
     track = MomentTrack(
@@ -330,7 +330,7 @@ def compare(
         notes=notes,
         offset_source=alignment.offset_source,
         track=track,
-        features=comparison_features(out, errors),
+        features=comparison_features(out, deviations),
         scorer_version=settings.scorer_version,
     )
     if options.clip_path or options.card_path:

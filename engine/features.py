@@ -130,3 +130,33 @@ def sample_at(track: LimbTrack, times: np.ndarray) -> tuple[np.ndarray, np.ndarr
     weights = np.minimum(track.weights[i0], track.weights[i1]) * inside[..., None]
     velocity = track.velocity[i0] * (1 - f[..., None]) + track.velocity[i1] * f[..., None]
     return dirs, weights.astype(np.float32), velocity
+
+
+LIMB_FULL_SD_DEG = 25.0  # a limb whose direction varies this much over the dance (circular SD) counts fully
+LIMB_FLOOR = 0.15  # a limb that barely moves in the dance still counts this much
+HEAD_LIMB_SHARE = 0.5  # the head's limbs (neck, eyes) count at most this much: style, not choreography
+
+
+def direction_range(track: LimbTrack, mask: np.ndarray | None = None) -> np.ndarray:
+    """(L,) float32 degrees: each limb's circular standard deviation of direction over the track's moments
+    (`mask`: (N,) bool, the moments to use; weighted by the limbs' confidence). 0 for a limb never seen."""
+    w = track.weights if mask is None else track.weights * mask[:, None]
+    total = w.sum(axis=0)
+    mean = np.divide(
+        (track.dirs * w[..., None]).sum(axis=0), total[:, None], out=np.zeros((len(total), 2)), where=total[:, None] > 0
+    )
+    length = np.clip(np.linalg.norm(mean, axis=-1), 1e-6, 1.0)
+    sd = np.degrees(np.sqrt(-2.0 * np.log(length)))
+    return np.where(total > 0, sd, 0.0).astype(np.float32)
+
+
+def limb_weights(track: LimbTrack, mask: np.ndarray | None = None) -> np.ndarray:
+    """(L,) float32 in [LIMB_FLOOR, 1]: how much each limb counts in this dance.
+
+    Flat and capped: every limb that moves through LIMB_FULL_SD_DEG or more counts fully, so no single wide-
+    ranging limb (in practice a forearm, the most style-dependent and noisiest limb) carries the score; a limb
+    that moves less counts in proportion, down to LIMB_FLOOR; the head's limbs count half.
+    """
+    rel = np.clip(direction_range(track, mask) / LIMB_FULL_SD_DEG, LIMB_FLOOR, 1.0)
+    head = np.array([limb[3] == "head" for limb in LIMBS])
+    return np.where(head, HEAD_LIMB_SHARE * rel, rel).astype(np.float32)

@@ -7,7 +7,7 @@ import numpy as np
 from engine.align import Alignment
 from engine.features import LimbTrack, sample_at
 from engine.result import WeakMoment
-from engine.score import Errors
+from engine.score import Deviations
 from engine.skeleton import LIMBS
 from engine.timecode import clock
 
@@ -74,22 +74,22 @@ def _lag_of(
 
 
 def weak_moments(
-    ref: LimbTrack, att: LimbTrack, alignment: Alignment, limb_acc: np.ndarray, errors: Errors
+    ref: LimbTrack, att: LimbTrack, alignment: Alignment, limb_acc: np.ndarray, deviations: Deviations
 ) -> list[WeakMoment]:
     """The worst stretches per body part, in reference time, with early/late where the pose came shifted."""
     found: list[tuple[float, WeakMoment]] = []
     times = alignment.ref_times
     for name, limbs, part in GROUPS:
-        acc = _group_accuracy(limb_acc, errors.limb_weight, limbs)
+        acc = _group_accuracy(limb_acc, deviations.pair_weight, limbs)
         weak = np.nan_to_num(acc, nan=1.0) < WEAK_BELOW
-        weak &= errors.moment_weight > 0
+        weak &= deviations.moment_weight > 0
         for a, b in _stretches(weak, times):
             shift, err0, err_best = _lag_of(ref, att, alignment.attempt_times, limbs, a, b)
             if abs(shift) >= MIN_LAG_S and np.isfinite(err0) and err_best < 0.6 * err0:
                 note = f"{name} {'late' if shift > 0 else 'early'} by about {abs(shift):.1f} s"
             else:
                 note = f"{name} off"
-            badness = float(np.nansum(1.0 - acc[a:b]) * errors.moment_weight[a:b].mean())
+            badness = float(np.nansum(1.0 - acc[a:b]) * deviations.moment_weight[a:b].mean())
             end = float(times[b - 1] + (times[1] - times[0] if len(times) > 1 else 0.0))
             found.append((badness, WeakMoment(float(times[a]), end, part, note)))
     found.sort(key=lambda x: -x[0])
@@ -99,14 +99,14 @@ def weak_moments(
     return sorted((w for _, w in found[:MAX_WEAK]), key=lambda w: w.start_s)
 
 
-def amplitude_notes(ref: LimbTrack, errors: Errors, alignment: Alignment) -> list[str]:
+def amplitude_notes(ref: LimbTrack, deviations: Deviations, alignment: Alignment) -> list[str]:
     """'legs too small in the second half': compare how much each part moves, per half of the dance."""
     notes: list[str] = []
-    covered = errors.covered > 0
+    covered = deviations.covered > 0
     n = len(alignment.ref_times)
     if covered.sum() < 10:
         return notes
-    att_dirs, att_w = errors.att_dirs, errors.att_weights
+    att_dirs, att_w = deviations.att_dirs, deviations.att_weights
     for part in ("arms", "legs"):
         limbs = [k for k, limb in enumerate(LIMBS) if limb[3] == part]
         for label, sl in (("in the first half", slice(0, n // 2)), ("in the second half", slice(n // 2, n))):
@@ -148,10 +148,11 @@ def sentences(
     weak: list[WeakMoment],
     amplitude: list[str],
     alignment: Alignment,
-    errors: Errors,
+    deviations: Deviations,
     notes: list[str],
+    match: float,
 ) -> list[str]:
-    """Short sentences a dancer can act on, most useful first."""
+    """Short sentences a dancer can act on, most useful first (`match`: 0-1, the scorer's limb match)."""
     out: list[str] = []
     worst = sorted(weak, key=lambda w: -w.severity)[:3]
     for w in sorted(worst, key=lambda w: w.start_s):
@@ -163,16 +164,14 @@ def sentences(
             f"you danced {'faster' if tempo > 1 else 'slower'} than the reference "
             f"({tempo:.2f}x its speed): follow the music"
         )
-    if alignment.music_lag_s is not None and abs(errors.timing[2]) >= 0.15:
+    if alignment.music_lag_s is not None and deviations.music_lag >= 0.15:
         lag = alignment.music_lag_s
         out.append(f"you were {'behind' if lag > 0 else 'ahead of'} the music by about {abs(lag):.1f} s")
-    elif errors.drift_rms > 0.2:
-        out.append("your timing wanders: some moves come early, some late")
-    if errors.timing[3] > 0.35:
-        out.append("your moves are softer or smaller than the reference's: put more energy into them")
-    uncovered = 1.0 - float(
-        (errors.covered * (errors.moment_weight > 0)).sum() / max(1, (errors.moment_weight > 0).sum())
-    )
+    if not alignment.credible:
+        out.append("we could not find the reference dance in your video: is it the right dance?")
+    elif match < 0.35:
+        out.append("your moves do not follow the reference's: learn the order of the moves first")
+    uncovered = 1.0 - deviations.coverage
     if uncovered > 0.1:
         out.append(f"{uncovered:.0%} of the dance is missing from your video: record the whole routine")
     if alignment.mirrored:

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from models.scorer import DEFAULT_VERSION
+
 
 @dataclass
 class WeakMoment:
@@ -65,7 +67,7 @@ class ScoreResult:
     # The compact comparison features the scorer's final mapping consumes (named floats, fixed per scorer
     # version): enough to re-score the attempt later without its video (a calibration, a new version).
     features: dict[str, float] = field(default_factory=dict)
-    scorer_version: str = "v1"
+    scorer_version: str = DEFAULT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -1,4 +1,4 @@
-"""Scoring: turn an alignment into per-moment, per-limb errors and run the scorer model on them."""
+"""Scoring: measure how an aligned attempt deviates from the reference, and run the scorer model on it."""
 
 from __future__ import annotations
 
@@ -7,139 +7,179 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.align import Alignment, limb_spread_weights, moment_importance
-from engine.features import LimbTrack, sample_at
+from engine.align import Alignment, moment_importance
+from engine.features import LimbTrack, limb_weights, sample_at
 from engine.skeleton import PARTS
 from models.scorer import DanceScorer, ScorerOutput
 
-LIMB_FLOOR = 0.02  # a limb that never moves in the dance still counts this much (relative to the most moving)
+TEMPO_EVIDENCE_S = 8.0  # seconds of dancing it takes to trust a tempo difference fully (shorter: in proportion)
 
 
 @dataclass
-class Errors:
-    """What the scorer sees for one attempt (numpy, shapes as in models.scorer without the batch axis).
+class Deviations:
+    """What the scorer sees for one attempt (numpy; the shapes of `models.scorer` without the batch axis).
 
-    angle_error (M, L) degrees; motion_error (M, L) 1/s; limb_weight (M, L); moment_weight (M,);
-    covered (M,) 0/1; timing (4,): |log tempo|, drift RMS s, |music lag| s, 1 - motion sync.
+    angle_error (M, L) float32 degrees; pair_weight (M, L) float32; moment_weight (M,) float32; covered (M,)
+    float32 0/1; limb_match (L,) float32 -1..1; limb_share (L,) float32; summary (4,) float32: coverage 0-1,
+    tempo deviation |log tempo| (scaled by TEMPO_EVIDENCE_S), |lag behind the music| s, credible 0/1.
+    att_dirs (M, L, 2) float32 and att_weights (M, L) float32: the attempt's limbs at the matched moments.
     """
 
     angle_error: np.ndarray
-    motion_error: np.ndarray
-    limb_weight: np.ndarray
+    pair_weight: np.ndarray
     moment_weight: np.ndarray
     covered: np.ndarray
-    timing: np.ndarray
-    att_dirs: np.ndarray  # (M, L, 2) matched attempt directions (for feedback)
-    att_weights: np.ndarray  # (M, L)
+    limb_match: np.ndarray
+    limb_share: np.ndarray
+    summary: np.ndarray
+    att_dirs: np.ndarray
+    att_weights: np.ndarray
 
     @property
-    def drift_rms(self) -> float:
-        """Seconds: how much the warp wanders around the straight time map (timing[1])."""
-        return float(self.timing[1])
+    def coverage(self) -> float:
+        """0-1: the share of the reference's dancing the attempt has a counterpart for."""
+        return float(self.summary[0])
+
+    @property
+    def music_lag(self) -> float:
+        """Seconds, >= 0: how far the dance sits from the shared music (0 without shared music)."""
+        return float(self.summary[2])
 
 
-def limb_importance(ref: LimbTrack) -> np.ndarray:
-    """(L,) float32 in [LIMB_FLOOR, 1]: limbs whose direction ranges widely in the reference matter more.
+def covariation(
+    ref_dirs: np.ndarray, ref_w: np.ndarray, att_dirs: np.ndarray, att_w: np.ndarray, mask: np.ndarray
+) -> np.ndarray:
+    """(L,) float32 -1..1: per limb, the correlation over time of the two direction trajectories, each about its
+    own mean (1: the attempt swings the limb when and where the reference does, whatever its style; 0:
+    unrelated, or one of the two keeps the limb still while the other moves it; both keeping it still agree).
 
-    The range is the circular spread of the limb's direction (1 - length of its mean unit vector), which
-    estimator jitter barely moves, unlike speed.
+    ref_dirs, att_dirs: (M, L, 2) unit vectors at matched moments; ref_w, att_w: (M, L) confidence; mask: (M,)
+    bool, the moments to use. Symmetric in reference and attempt.
     """
-    return limb_spread_weights(ref, LIMB_FLOOR)
+    w = ref_w * att_w * mask[:, None]
+    total = w.sum(axis=0)
+    safe = np.maximum(total, 1e-9)[:, None]
+    a = ref_dirs - (ref_dirs * w[..., None]).sum(axis=0) / safe
+    b = att_dirs - (att_dirs * w[..., None]).sum(axis=0) / safe
+    cov = (w * (a * b).sum(-1)).sum(axis=0)
+    var_a = (w * (a * a).sum(-1)).sum(axis=0)
+    var_b = (w * (b * b).sum(-1)).sum(axis=0)
+    den = np.sqrt(var_a * var_b)
+    # A limb that stays within ~3 degrees is still: its "trajectory" is estimator noise, not movement.
+    still = total * np.radians(3.0) ** 2
+    moving_a, moving_b = var_a > still, var_b > still
+    ok = (total > 1e-6) & moving_a & moving_b
+    corr = np.where(ok, cov / np.maximum(den, 1e-12), 0.0)
+    # Both keep the limb still: they agree; one moves it and the other does not: they do not.
+    return np.where((total > 1e-6) & ~moving_a & ~moving_b, 1.0, corr).astype(np.float32)
 
 
-def motion_sync(ref: LimbTrack, att_velocity: np.ndarray, importance: np.ndarray, covered: np.ndarray) -> float:
-    """Does the attempt move when the reference moves? The share (0-1) of the reference's limb motion that
-    the attempt reproduces at the matched moments: sum of min(reference speed, attempt speed) over sum of
-    reference speed, per limb and moment, weighted by the limbs' importance. Moving more than the
-    reference is not rewarded; standing still scores 0; a frozen limb loses its share for as long as it is.
-
-    att_velocity: (M, L, 2) attempt limb velocities at the matched moments, in reference time (1/s).
-    """
-    ok = covered & (ref.weights.sum(axis=1) > 0)
-    a = np.linalg.norm(ref.velocity, axis=-1) * ok[:, None]  # (M, L)
-    b = np.linalg.norm(att_velocity, axis=-1)
-    w = importance[None, :] * ref.weights
-    total = float((w * a).sum())
-    return float((w * np.minimum(a, b)).sum() / total) if total > 1e-9 else 1.0
+def _matched(att: LimbTrack, times: np.ndarray, stretch: float) -> LimbTrack:
+    """The attempt's limbs at the given attempt times (NaN: none), as a track on the reference's grid."""
+    ok = np.isfinite(times)
+    d, w, v = sample_at(att, np.where(ok, times, -1e9))
+    return LimbTrack(att.times[:0], d, w * ok[:, None], v * stretch, att.rate)
 
 
-def measure(ref: LimbTrack, att: LimbTrack, alignment: Alignment) -> Errors:
-    """Errors of the attempt (already mirrored if the alignment says so) at each reference moment."""
-    matched = alignment.attempt_times
-    covered = np.isfinite(matched)
-    d_att, w_att, v_att = sample_at(att, np.where(covered, matched, -1e9))
-    v_att = v_att * alignment.stretch  # attempt-time derivative -> reference-time derivative
-    cos = np.clip((ref.dirs * d_att).sum(-1), -1.0, 1.0)
+def measure_deviations(ref: LimbTrack, att: LimbTrack, alignment: Alignment) -> Deviations:
+    """How the attempt (already mirrored if the alignment says so) deviates from the reference, moment by
+    moment at the reference's grid times."""
+    warped = _matched(att, alignment.attempt_times, alignment.stretch)
+    straight = _matched(att, alignment.straight_times, alignment.stretch)
+    covered = (np.isfinite(alignment.attempt_times)) & (warped.weights.sum(axis=1) > 0)
+    cos = np.clip((ref.dirs * warped.dirs).sum(-1), -1.0, 1.0)
     angle = np.degrees(np.arccos(cos)).astype(np.float32)
-    motion = np.linalg.norm(ref.velocity - v_att, axis=-1).astype(np.float32)
-    importance = limb_importance(ref)
-    limb_weight = ref.weights * w_att * importance[None, :]
-    moment_weight = moment_importance(ref)
-    # A moment the attempt cannot match (before it starts, after it ends, dancer not seen) scores 0.
-    covered = covered & (w_att.sum(axis=1) > 0)
-    limb_weight = np.where(covered[:, None], limb_weight, ref.weights * importance[None, :])
-    drift = alignment.drift[covered & (moment_weight > 0)]
-    drift_rms = float(np.sqrt(np.mean((drift - np.median(drift)) ** 2))) if drift.size else 0.0
+    # A limb counts by how much it moves in the dance, as danced by either of the two: a limb the reference
+    # moves and the attempt keeps still (or the other way round) counts fully, and is found wanting.
+    matched_track = LimbTrack(ref.times, warped.dirs, warped.weights, warped.velocity, ref.rate)
+    share = np.maximum(limb_weights(ref), limb_weights(matched_track, covered))
+    ref_importance = moment_importance(ref)
+    att_importance = moment_importance(matched_track)
+    moment_weight = np.where(covered, 0.5 * (ref_importance + att_importance), ref_importance)
+    pair_weight = np.where(covered[:, None], ref.weights * warped.weights, ref.weights) * share[None, :]
+    # A limb out of frame in either clip (feet cut off) says nothing about the match: it counts as much as it
+    # is seen in both at the matched moments.
+    both = (ref.weights > 0) & (warped.weights > 0) & covered[:, None]
+    seen = both.sum(axis=0) / max(1, int(covered.sum()))
+    match = 0.5 * (
+        covariation(ref.dirs, ref.weights, warped.dirs, warped.weights, covered)
+        + covariation(ref.dirs, ref.weights, straight.dirs, straight.weights, covered)
+    )
+    total = float(ref_importance.sum())
+    coverage = float(ref_importance[covered].sum()) / total if total > 0 else 0.0
+    danced = float(covered.sum()) / ref.rate
+    tempo_dev = abs(float(np.log(alignment.tempo))) * min(1.0, danced / TEMPO_EVIDENCE_S)
+    drift = alignment.drift[covered]
     music = (
         abs(alignment.music_lag_s + (float(np.median(drift)) if drift.size else 0.0))
-        if (alignment.music_lag_s is not None)
+        if alignment.music_lag_s is not None
         else 0.0
     )
-    sync = motion_sync(ref, v_att, importance, covered)
-    timing = np.array([abs(np.log(alignment.tempo)), drift_rms, music, 1.0 - sync], dtype=np.float32)
-    return Errors(
+    summary = np.array([coverage, tempo_dev, music, float(alignment.credible)], dtype=np.float32)
+    return Deviations(
         angle_error=angle,
-        motion_error=motion,
-        limb_weight=limb_weight.astype(np.float32),
+        pair_weight=pair_weight.astype(np.float32),
         moment_weight=moment_weight.astype(np.float32),
         covered=covered.astype(np.float32),
-        timing=timing,
-        att_dirs=d_att,
-        att_weights=w_att,
+        limb_match=match.astype(np.float32),
+        limb_share=(share**2 * seen).astype(np.float32),
+        summary=summary,
+        att_dirs=warped.dirs,
+        att_weights=warped.weights,
     )
 
 
-def comparison_features(out: ScorerOutput, errors: Errors) -> dict[str, float]:
+def comparison_features(out: ScorerOutput, deviations: Deviations) -> dict[str, float]:
     """The compact features of one comparison (named floats) that the score is a function of."""
-    tempo_dev, drift, music_lag, unsync = (float(x) for x in errors.timing)
-    feats = {"form": float(out.form) / 100, "timing": float(out.timing) / 100}
+    coverage, tempo_dev, music_lag, credible = (float(x) for x in deviations.summary)
+    feats = {
+        "match": float(out.match) / 100,
+        "form": float(out.form) / 100,
+        "timing": float(out.timing) / 100,
+        "coverage": coverage,
+        "tempo_dev": tempo_dev,
+        "music_lag_s": music_lag,
+        "credible": credible,
+    }
     for part, value in zip(PARTS, out.parts.tolist(), strict=True):
         feats[f"part_{part}"] = float(value) / 100 if np.isfinite(value) else float("nan")
-    feats.update(tempo_dev=tempo_dev, drift_s=drift, music_lag_s=music_lag, unsync=unsync)
     return feats
 
 
 @torch.inference_mode()
-def run_scorer(scorer: DanceScorer, batch: list[Errors]) -> list[ScorerOutput]:
+def run_scorer(scorer: DanceScorer, batch: list[Deviations]) -> list[ScorerOutput]:
     """Score several attempts in one batch (padded to the longest); returns one output per attempt."""
     device = next(iter(scorer.buffers())).device
-    m = max(len(e.moment_weight) for e in batch)
+    m = max(len(d.moment_weight) for d in batch)
 
-    def stack(name: str) -> torch.Tensor:
+    def stack(name: str, pad_moments: bool = True) -> torch.Tensor:
         arrays = []
-        for e in batch:
-            a = getattr(e, name)
-            pad = [(0, m - a.shape[0])] + [(0, 0)] * (a.ndim - 1) if name != "timing" else [(0, 0)]
+        for d in batch:
+            a = getattr(d, name)
+            pad = [(0, m - a.shape[0])] + [(0, 0)] * (a.ndim - 1) if pad_moments else [(0, 0)] * a.ndim
             arrays.append(np.pad(a, pad))
         return torch.from_numpy(np.stack(arrays)).to(device)
 
     out = scorer(
         stack("angle_error"),
-        stack("motion_error"),
-        stack("limb_weight"),
+        stack("pair_weight"),
         stack("moment_weight"),
         stack("covered"),
-        stack("timing"),
+        stack("limb_match", False),
+        stack("limb_share", False),
+        stack("summary", False),
     )
     results = []
-    for b, e in enumerate(batch):
-        n = len(e.moment_weight)
+    for b, d in enumerate(batch):
+        n = len(d.moment_weight)
         results.append(
             ScorerOutput(
                 score=out.score[b].cpu(),
                 form=out.form[b].cpu(),
                 timing=out.timing[b].cpu(),
+                match=out.match[b].cpu(),
                 parts=out.parts[b].cpu(),
+                quality=out.quality[b].cpu(),
                 moment_accuracy=out.moment_accuracy[b, :n].cpu(),
                 limb_accuracy=out.limb_accuracy[b, :n].cpu(),
             )

@@ -90,7 +90,7 @@ class ScorerBook:
     one the engine runs now, the default for every community).
     """
 
-    def __init__(self, folder: Path, base_versions: tuple[str, ...] = ("v1",)) -> None:
+    def __init__(self, folder: Path, base_versions: tuple[str, ...]) -> None:
         if not base_versions:
             raise ValueError("at least one base scorer version is needed")
         self.folder = Path(folder)

@@ -48,7 +48,7 @@ async def test_telegram_leaderboard_is_a_podium_with_the_askers_rank(telegram: T
     await api.send_text(CHAT, api.user(111, "Dancer 12"), "/leaderboard renegade")
     board = await api.wait_for(lambda m: m.method == "sendPhoto")
     lines = board.body.splitlines()
-    assert lines[:2] == ["renegade · all time · scorer v1", "1. Dancer 1: 9.0"]
+    assert lines[:2] == ["renegade · all time · scorer v2", "1. Dancer 1: 9.0"]
     assert lines[-1] == "You: rank 12 of 12 · 5.7"  # not among the ten shown: said beneath
     image = picture(board.files["photo"][1])
     assert image.format == "PNG" and image.width == 1080 and image.height > 1300

@@ -131,7 +131,7 @@ async def test_challenge_leaderboard_and_me(simcord_env, community, video_bytes)
     scored = await ana.slash(channel, "score", dance="renegade", video=("a.mp4", video_bytes))
     assert "Challenge #1: rank 1 of 1, ends in 3 days." in scored.response.content
     board = await ana.slash(channel, "leaderboard", dance="renegade", period="challenge")
-    assert board.response.content.splitlines() == ["renegade · challenge #1 (renegade) · scorer v1", "1. ana: 7.4"]
+    assert board.response.content.splitlines() == ["renegade · challenge #1 (renegade) · scorer v2", "1. ana: 7.4"]
     me = await ana.slash(channel, "me")
     assert me.ephemeral and "• renegade: 7.4, rank 1 of 1" in me.response.content
     status = await ana.slash(channel, "challenge status")

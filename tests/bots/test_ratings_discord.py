@@ -36,7 +36,7 @@ async def scored_attempt(env, community: Community, video_bytes: bytes):
 
 async def test_a_member_rates_the_result_and_changes_the_rating(simcord_env, community, video_bytes) -> None:
     guild, channel, _, message = await scored_attempt(simcord_env, community, video_bytes)
-    assert message.content.splitlines()[-1] == "Members: rate this attempt from 1 to 10 below. (Scorer v1.)"
+    assert message.content.splitlines()[-1] == "Members: rate this attempt from 1 to 10 below. (Scorer v2.)"
     (row,) = message.components
     (menu,) = row["components"]
     assert menu["custom_id"] == MENU and [o["value"] for o in menu["options"]] == [str(v) for v in range(10, 0, -1)]
@@ -107,14 +107,14 @@ async def test_scorer_commands_are_for_moderators(simcord_env, community, video_
     mods = guild.create_role("Mods", permissions=discord.Permissions(manage_guild=True))
     mod = guild.add_member(simcord_env.create_user("mod"), roles=[mods])
     status = await mod.slash(channel, "scorer status")
-    assert status.ephemeral and status.response.content.splitlines()[0] == "Scorer in use here: v1."
+    assert status.ephemeral and status.response.content.splitlines()[0] == "Scorer in use here: v2."
     refused = await mod.slash(channel, "scorer use", version="v1-cal4")
-    assert refused.response.content == "There is no scorer “v1-cal4” for this community; it can use: v1."
-    used = await mod.slash(channel, "scorer use", version="v1")
-    assert used.response.content.startswith("New attempts here are now scored by v1.")
+    assert refused.response.content == "There is no scorer “v1-cal4” for this community; it can use: v2."
+    used = await mod.slash(channel, "scorer use", version="v2")
+    assert used.response.content.startswith("New attempts here are now scored by v2.")
     rescored = await mod.slash(channel, "scorer rescore")
     assert rescored.response.content == (
-        "Re-scored 0 attempts with v1; the boards are rebuilt. Already scored by v1: 1 attempt."
+        "Re-scored 0 attempts with v2; the boards are rebuilt. Already scored by v2: 1 attempt."
     )
 
 

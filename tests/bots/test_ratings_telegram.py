@@ -18,7 +18,7 @@ HERE = CommunityRef("telegram", str(CHAT))
 RATINGS_LINE = (
     "Ratings here: 1 from 1 member on 1 attempt, plus 0 ratings by dancers of their own attempts (kept, never used)."
 )
-PROMPT = "Members: rate this attempt from 1 to 10 below. (Scorer v1.)"
+PROMPT = "Members: rate this attempt from 1 to 10 below. (Scorer v2.)"
 
 
 async def scored(telegram: TelegramWorld, video_bytes: bytes) -> SentMessage:
@@ -97,9 +97,9 @@ async def test_scorer_commands_are_for_chat_administrators(telegram: TelegramWor
     assert refused.body == "Only moderators can see the scorer settings."
     api.make_admin(CHAT, 1)
     await api.send_text(CHAT, api.user(1, "Mod"), "/scorer use v1-cal2")
-    await api.wait_for(lambda m: m.body == "There is no scorer “v1-cal2” for this community; it can use: v1.")
+    await api.wait_for(lambda m: m.body == "There is no scorer “v1-cal2” for this community; it can use: v2.")
     await api.send_text(CHAT, api.user(1, "Mod"), "/scorer status")
     status = await api.wait_for(lambda m: m.body.startswith("Scorer in use here"))
-    assert status.body.splitlines()[0] == "Scorer in use here: v1."
-    await api.send_text(CHAT, api.user(1, "Mod"), "/scorer rescore v1 renegade")
-    await api.wait_for(lambda m: m.body.startswith("Re-scored 0 attempts with v1"))
+    assert status.body.splitlines()[0] == "Scorer in use here: v2."
+    await api.send_text(CHAT, api.user(1, "Mod"), "/scorer rescore v2 renegade")
+    await api.wait_for(lambda m: m.body.startswith("Re-scored 0 attempts with v2"))

@@ -19,6 +19,7 @@ from bot.core.ratings import NotInCommunityError, RatingService
 from bot.core.scorers import ScorerBook, UnknownScorerError
 from bot.core.service import CommunityService
 from bot.storage.ratings import SqlRatingStore
+from engine.api import EngineSettings
 from tests.fakes.raters import load_world, make_world
 
 from .world import ELSEWHERE, HERE, MOD, World, user
@@ -31,7 +32,7 @@ class Rated:
 
     def __init__(self, world: World) -> None:
         self.world = world
-        self.book = ScorerBook(world.folder / "calibrations")
+        self.book = ScorerBook(world.folder / "calibrations", (EngineSettings().scorer_version,))
         self.ratings = RatingService(SqlRatingStore(world.db), self.book, world.clock)
         self.service = CommunityService(
             world.store,
@@ -65,7 +66,7 @@ async def test_a_member_rates_an_attempt_and_changes_the_rating(rated: Rated) ->
     assert not again.own and again.attempt.display_name == "User 1"
     stats = await rated.ratings.show_rating_stats(MOD, HERE)
     assert (stats.ratings, stats.raters, stats.attempts, stats.distribution) == (1, 1, 1, {8: 1})
-    assert stats.by_version == {"v1": 1}  # the version that made the score the member saw
+    assert stats.by_version == {"v2": 1}  # the version that made the score the member saw
 
 
 async def test_the_dancers_own_rating_is_stored_but_never_used(rated: Rated) -> None:
@@ -97,7 +98,7 @@ async def test_features_are_stored_with_the_attempt_without_nan(rated: Rated) ->
         scored.attempt.id,
         {"form": 0.5},
         7.0,
-        "v1",
+        "v2",
     )
 
 
@@ -115,15 +116,15 @@ async def test_statistics_and_scorer_settings_are_for_moderators(rated: Rated) -
     for action in (
         rated.ratings.show_rating_stats(user(2), HERE),
         rated.ratings.show_scorer(user(2), HERE),
-        rated.ratings.use_scorer(user(2), HERE, "v1"),
+        rated.ratings.use_scorer(user(2), HERE, "v2"),
         rated.ratings.rescore(user(2), HERE),
     ):
         with pytest.raises(NotModeratorError):
             await action
     status = await rated.ratings.show_scorer(MOD, HERE)
-    assert (status.version, status.available, status.applies) == ("v1", ["v1"], True)
-    with pytest.raises(UnknownScorerError, match="it can use: v1"):
-        await rated.ratings.use_scorer(MOD, HERE, "v1-cal9")
+    assert (status.version, status.available, status.applies) == ("v2", ["v2"], True)
+    with pytest.raises(UnknownScorerError, match="it can use: v2"):
+        await rated.ratings.use_scorer(MOD, HERE, "v2-cal9")
 
 
 async def test_calibrate_switch_and_rescore(rated: Rated) -> None:
@@ -142,34 +143,34 @@ async def test_calibrate_switch_and_rescore(rated: Rated) -> None:
     challenge_board = await rated.service.show_leaderboard(HERE, "renegade", Period.CHALLENGE)
 
     report, current, saved = await rated.ratings.calibrate(None)
-    assert current == "v1" and report.accepted and saved is not None, report.reason
-    assert saved.version == "v1-cal1" and saved.base_version == "v1" and saved.scope == "global"
+    assert current == "v2" and report.accepted and saved is not None, report.reason
+    assert saved.version == "v2-cal1" and saved.base_version == "v2" and saved.scope == "global"
     assert report.calibration.mae < report.current.mae  # type: ignore[union-attr]
-    written = json.loads((rated.world.folder / "calibrations" / "v1-cal1.json").read_text())
+    written = json.loads((rated.world.folder / "calibrations" / "v2-cal1.json").read_text())
     assert written["trained_on"]["ratings"] <= 300 and written["inputs"][0] == "base_score"
 
-    status = await rated.ratings.use_scorer(MOD, HERE, "V1-cal1")
-    assert (status.version, status.applies, status.chosen_by) == ("v1-cal1", True, MOD.display_name)
+    status = await rated.ratings.use_scorer(MOD, HERE, "V2-cal1")
+    assert (status.version, status.applies, status.chosen_by) == ("v2-cal1", True, MOD.display_name)
     features = world.attempts[0].features
     new = await rated.submit(user(99), world.attempts[0].base_score, features)
-    assert new.attempt.scorer_version == "v1-cal1" and new.result.scorer_version == "v1-cal1"
+    assert new.attempt.scorer_version == "v2-cal1" and new.result.scorer_version == "v2-cal1"
     expected = saved.score({"base_score": world.attempts[0].base_score, **features})
     assert new.attempt.score == pytest.approx(expected, abs=1e-4)
 
     board = await rated.service.show_leaderboard(HERE, "renegade", limit=100)
-    assert {e.scorer_version for e in board.entries} == {"v1", "v1-cal1"}  # says which version made each
+    assert {e.scorer_version for e in board.entries} == {"v2", "v2-cal1"}  # says which version made each
     outcome = await rated.ratings.rescore(MOD, HERE)
-    assert (outcome.version, outcome.rescored, outcome.unchanged, outcome.skipped) == ("v1-cal1", 100, 1, 0)
+    assert (outcome.version, outcome.rescored, outcome.unchanged, outcome.skipped) == ("v2-cal1", 100, 1, 0)
     board = await rated.service.show_leaderboard(HERE, "renegade", limit=100)
-    assert {e.scorer_version for e in board.entries} == {"v1-cal1"}
+    assert {e.scorer_version for e in board.entries} == {"v2-cal1"}
     best = max(board.entries, key=lambda e: e.score)
     assert board.entries[0] == best
     assert await rated.service.show_leaderboard(HERE, "renegade", Period.CHALLENGE) == challenge_board
 
-    back = await rated.ratings.rescore(MOD, HERE, "v1")
+    back = await rated.ratings.rescore(MOD, HERE, "v2")
     assert back.rescored == 101
     board = await rated.service.show_leaderboard(HERE, "renegade", limit=100)
-    assert {e.scorer_version for e in board.entries} == {"v1"}
+    assert {e.scorer_version for e in board.entries} == {"v2"}
 
 
 async def test_twenty_ratings_are_not_enough(rated: Rated) -> None:
@@ -193,7 +194,7 @@ async def test_a_calibration_of_another_base_version_leaves_the_base_score(rated
     status = await rated.ratings.show_scorer(MOD, HERE)
     assert not status.applies
     scored = await rated.submit(user(1), 6.5, world.attempts[0].features)
-    assert (scored.attempt.score, scored.attempt.scorer_version) == (6.5, "v1")
+    assert (scored.attempt.score, scored.attempt.scorer_version) == (6.5, "v2")
 
 
 async def test_a_community_cannot_use_another_communitys_calibration(rated: Rated) -> None:
@@ -202,7 +203,7 @@ async def test_a_community_cannot_use_another_communitys_calibration(rated: Rate
 
     report = cross_validate(world.attempts, world.ratings, CalibrationPolicy())
     theirs = rated.book.save(
-        report, scope=str(ELSEWHERE), base_version="v1", current_version="v1", now=rated.world.clock.now(), folds=5
+        report, scope=str(ELSEWHERE), base_version="v2", current_version="v2", now=rated.world.clock.now(), folds=5
     )
     await rated.submit(user(1), 6.5)
     with pytest.raises(UnknownScorerError):

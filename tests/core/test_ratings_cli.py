@@ -59,12 +59,12 @@ async def test_calibrate_writes_a_version_only_with_enough_ratings_then_rescore(
     lines = text.splitlines()
     assert lines[0].startswith("all communities: 340 ratings from ")
     calibration_row = next(line.split() for line in lines if line.strip().startswith("calibration"))
-    current_row = next(line.split() for line in lines if line.strip().startswith("current (v1)"))
+    current_row = next(line.split() for line in lines if line.strip().startswith("current (v2)"))
     assert float(calibration_row[1]) < float(current_row[2])  # held-out MAE below the shipped scorer's
-    assert "wrote v1-cal1 (use it with /scorer use v1-cal1)" in text
-    assert (tmp_path / "data" / "calibrations" / "v1-cal1.json").is_file()
+    assert "wrote v2-cal1 (use it with /scorer use v2-cal1)" in text
+    assert (tmp_path / "data" / "calibrations" / "v2-cal1.json").is_file()
 
-    status, text = await cli("rescore", "--community", str(HERE), "--version", "v1-cal1")
-    assert status == 0 and text.startswith("Re-scored 114 attempts with v1-cal1; the boards are rebuilt.")
+    status, text = await cli("rescore", "--community", str(HERE), "--version", "v2-cal1")
+    assert status == 0 and text.startswith("Re-scored 114 attempts with v2-cal1; the boards are rebuilt.")
     status, _ = await cli("rescore", "--community", str(HERE), "--version", "v7")
     assert status == 1 and "There is no scorer “v7” for this community" in capsys.readouterr().err

@@ -6,9 +6,12 @@ extracted once by the engine from the shipped clips: scripts/make_test_data.py).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from bench.people import another_dancer
 from engine.api import EngineSettings, compare
 from engine.sequence import PoseSequence
 from tests.engine import perturb
@@ -154,3 +157,19 @@ def test_a_repeating_movement_a_moment_late_is_found_where_it_is(squat_ref, lag)
     result = score_of(jacks, late)
     assert abs(result.offset_s - lag) <= 0.06
     assert result.score >= 9.0
+
+
+KEYPOINTS = Path(__file__).resolve().parents[1] / "data" / "keypoints"
+DANCES = ("squat_reference", "aist_break_basic_d04", "aist_jazz_basic_d03", "aist_jazz_free_d02")
+
+
+@pytest.mark.parametrize("dance", DANCES)
+def test_another_dancer_scores_in_the_band_and_falls_as_the_imitation_worsens(dance):
+    """Generated other dancers (bench.people, fitted to real cross-person pairs): a typical one (level 1)
+    scores 6.5-9 both ways round, and the score falls as the imitation loosens, to a loose one under 5."""
+    ref = PoseSequence.load(KEYPOINTS / f"{dance}.npz")
+    levels = [0.5, 1.0, 2.0, 3.0, 4.5]
+    scores = [score_of(ref, another_dancer(ref, level, seed=7)).score for level in levels]
+    assert spearman(levels, [-s for s in scores]) >= 0.95, f"levels {levels} scored {np.round(scores, 2)}"
+    assert 6.5 <= scores[1] <= 9.0 and scores[-1] < 5.0, np.round(scores, 2)
+    assert 6.5 <= score_of(another_dancer(ref, 1.0, seed=7), ref).score <= 9.0

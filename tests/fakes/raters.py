@@ -39,7 +39,7 @@ def planted_truth(features: dict[str, float]) -> float:
 
 
 def shipped_score(features: dict[str, float]) -> float:
-    """What the shipped scorer (v1) gives from the same features: its documented final mapping."""
+    """A stand-in for the shipped scorer: a fixed final mapping from the same features."""
     quality = max(0.0, min(1.0, features["form"] * (0.5 + 0.5 * features["timing"])))
 
     def curve(q: float) -> float:
