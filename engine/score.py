@@ -8,10 +8,11 @@ import numpy as np
 import torch
 
 from engine.align import Alignment, moment_importance
-from engine.features import LimbTrack, limb_weights, sample_at
+from engine.features import LimbTrack, direction_range, limb_weights, sample_at
 from engine.skeleton import PARTS
 from models.scorer import DanceScorer, ScorerOutput
 
+STILL_SD_DEG = 5.0  # a limb whose direction varies less than this (SD) is kept still: the rest is pose noise
 TEMPO_EVIDENCE_S = 8.0  # seconds of dancing it takes to trust a tempo difference fully (shorter: in proportion)
 
 
@@ -65,8 +66,8 @@ def covariation(
     var_a = (w * (a * a).sum(-1)).sum(axis=0)
     var_b = (w * (b * b).sum(-1)).sum(axis=0)
     den = np.sqrt(var_a * var_b)
-    # A limb that stays within ~3 degrees is still: its "trajectory" is estimator noise, not movement.
-    still = total * np.radians(3.0) ** 2
+    # A limb that stays within STILL_SD_DEG is still: its "trajectory" is estimator noise, not movement.
+    still = total * np.radians(STILL_SD_DEG) ** 2
     moving_a, moving_b = var_a > still, var_b > still
     ok = (total > 1e-6) & moving_a & moving_b
     corr = np.where(ok, cov / np.maximum(den, 1e-12), 0.0)
@@ -92,7 +93,14 @@ def measure_deviations(ref: LimbTrack, att: LimbTrack, alignment: Alignment) -> 
     # A limb counts by how much it moves in the dance, as danced by either of the two: a limb the reference
     # moves and the attempt keeps still (or the other way round) counts fully, and is found wanting.
     matched_track = LimbTrack(ref.times, warped.dirs, warped.weights, warped.velocity, ref.rate)
-    share = np.maximum(limb_weights(ref), limb_weights(matched_track, covered))
+    ref_share, att_share = limb_weights(ref), limb_weights(matched_track, covered)
+    share = np.maximum(ref_share, att_share)
+    # In the match a limb counts as much as both move it (a limb one pose estimate sees swinging about, hidden
+    # behind the body, does not outweigh the dance), except where one keeps it still and the other moves it:
+    # that is the disagreement the match is for, and it counts fully.
+    still_ref = direction_range(ref, covered) < STILL_SD_DEG
+    still_att = direction_range(matched_track, covered) < STILL_SD_DEG
+    match_share = np.where(still_ref ^ still_att, share, np.sqrt(ref_share * att_share))
     ref_importance = moment_importance(ref)
     att_importance = moment_importance(matched_track)
     moment_weight = np.where(covered, 0.5 * (ref_importance + att_importance), ref_importance)
@@ -122,7 +130,7 @@ def measure_deviations(ref: LimbTrack, att: LimbTrack, alignment: Alignment) -> 
         moment_weight=moment_weight.astype(np.float32),
         covered=covered.astype(np.float32),
         limb_match=match.astype(np.float32),
-        limb_share=(share**2 * seen).astype(np.float32),
+        limb_share=(match_share**2 * seen).astype(np.float32),
         summary=summary,
         att_dirs=warped.dirs,
         att_weights=warped.weights,

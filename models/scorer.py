@@ -67,6 +67,7 @@ class DanceScorer(nn.Module):
         "tolerance_power",
         "trim_share",
         "match_power",
+        "match_full",
         "form_power",
         "coverage_low",
         "coverage_full",
@@ -81,6 +82,7 @@ class DanceScorer(nn.Module):
     tolerance_power: torch.Tensor
     trim_share: torch.Tensor
     match_power: torch.Tensor
+    match_full: torch.Tensor
     form_power: torch.Tensor
     coverage_low: torch.Tensor
     coverage_full: torch.Tensor
@@ -127,12 +129,15 @@ class DanceScorer(nn.Module):
         part_acc = ((lw * limb_acc) @ self.part_of) / part_w.clamp_min(1e-9)
         seen = (part_w > 1e-6).float() * moment_weight[..., None]
         part_form = (seen * part_acc).sum(1) / seen.sum(1).clamp_min(1e-9)  # (B, P)
+        # Pose estimation alone keeps a copy of the same performance, filmed again, under a perfect 1: from
+        # match_full on, the limbs move together as well as two recordings can show.
         match = (limb_share * limb_match).sum(-1) / limb_share.sum(-1).clamp_min(1e-9)
-        match = match.clamp(0.0, 1.0)
+        match = (match / self.match_full).clamp(0.0, 1.0)
         # A part as the whole is scored: its own form and match (a part that barely moves in the dance is
         # judged on form alone: its match is noise).
         part_share = limb_share @ self.part_of  # (B, P)
-        part_match = ((limb_share * limb_match) @ self.part_of / part_share.clamp_min(1e-9)).clamp(0.0, 1.0)
+        part_match = (limb_share * limb_match) @ self.part_of / part_share.clamp_min(1e-9)
+        part_match = (part_match / self.match_full).clamp(0.0, 1.0)
         moving = part_share / (self.part_of.sum(0) * limb_share.amax(-1, keepdim=True)).clamp_min(1e-9)
         part_match = torch.where(moving > 0.25, part_match, torch.ones_like(part_match))
         parts = (part_match + 1e-6) ** self.match_power * (part_form + 1e-6) ** self.form_power
