@@ -157,6 +157,11 @@ def limb_weights(track: LimbTrack, mask: np.ndarray | None = None) -> np.ndarray
     ranging limb (in practice a forearm, the most style-dependent and noisiest limb) carries the score; a limb
     that moves less counts in proportion, down to LIMB_FLOOR; the head's limbs count half.
     """
-    rel = np.clip(direction_range(track, mask) / LIMB_FULL_SD_DEG, LIMB_FLOOR, 1.0)
+    return weights_of_ranges(direction_range(track, mask))
+
+
+def weights_of_ranges(ranges_deg: np.ndarray) -> np.ndarray:
+    """`limb_weights` from limb direction ranges already measured ((L,) degrees, as `direction_range`)."""
+    rel = np.clip(ranges_deg / LIMB_FULL_SD_DEG, LIMB_FLOOR, 1.0)
     head = np.array([limb[3] == "head" for limb in LIMBS])
     return np.where(head, HEAD_LIMB_SHARE * rel, rel).astype(np.float32)

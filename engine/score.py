@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from engine.align import Alignment, moment_importance
-from engine.features import LimbTrack, direction_range, limb_weights, sample_at
+from engine.features import LimbTrack, direction_range, limb_weights, sample_at, weights_of_ranges
 from engine.skeleton import PARTS
 from models.scorer import DanceScorer, ScorerOutput
 
@@ -93,13 +93,14 @@ def measure_deviations(ref: LimbTrack, att: LimbTrack, alignment: Alignment) -> 
     # A limb counts by how much it moves in the dance, as danced by either of the two: a limb the reference
     # moves and the attempt keeps still (or the other way round) counts fully, and is found wanting.
     matched_track = LimbTrack(ref.times, warped.dirs, warped.weights, warped.velocity, ref.rate)
-    ref_share, att_share = limb_weights(ref), limb_weights(matched_track, covered)
+    att_range = direction_range(matched_track, covered)
+    ref_share, att_share = limb_weights(ref), weights_of_ranges(att_range)
     share = np.maximum(ref_share, att_share)
     # In the match a limb counts as much as both move it (a limb one pose estimate sees swinging about, hidden
     # behind the body, does not outweigh the dance), except where one keeps it still and the other moves it:
     # that is the disagreement the match is for, and it counts fully.
     still_ref = direction_range(ref, covered) < STILL_SD_DEG
-    still_att = direction_range(matched_track, covered) < STILL_SD_DEG
+    still_att = att_range < STILL_SD_DEG
     match_share = np.where(still_ref ^ still_att, share, np.sqrt(ref_share * att_share))
     ref_importance = moment_importance(ref)
     att_importance = moment_importance(matched_track)
@@ -154,29 +155,28 @@ def comparison_features(out: ScorerOutput, deviations: Deviations) -> dict[str, 
     return feats
 
 
+_PER_MOMENT = ("angle_error", "pair_weight", "moment_weight", "covered")
+_PER_ATTEMPT = ("limb_match", "limb_share", "summary")
+
+
+def batch_inputs(batch: list[Deviations], device: str | torch.device = "cpu") -> tuple[torch.Tensor, ...]:
+    """The scorer's inputs for several attempts, in `DanceScorer.forward`'s order: per-moment arrays padded
+    with zeros to the longest attempt (a padded moment weighs nothing), per-attempt arrays stacked."""
+    m = max(len(d.moment_weight) for d in batch)
+
+    def stack(name: str) -> torch.Tensor:
+        arrays = [getattr(d, name) for d in batch]
+        if name in _PER_MOMENT:
+            arrays = [np.pad(a, [(0, m - a.shape[0])] + [(0, 0)] * (a.ndim - 1)) for a in arrays]
+        return torch.from_numpy(np.stack(arrays)).to(device)
+
+    return tuple(stack(name) for name in _PER_MOMENT + _PER_ATTEMPT)
+
+
 @torch.inference_mode()
 def run_scorer(scorer: DanceScorer, batch: list[Deviations]) -> list[ScorerOutput]:
     """Score several attempts in one batch (padded to the longest); returns one output per attempt."""
-    device = next(iter(scorer.buffers())).device
-    m = max(len(d.moment_weight) for d in batch)
-
-    def stack(name: str, pad_moments: bool = True) -> torch.Tensor:
-        arrays = []
-        for d in batch:
-            a = getattr(d, name)
-            pad = [(0, m - a.shape[0])] + [(0, 0)] * (a.ndim - 1) if pad_moments else [(0, 0)] * a.ndim
-            arrays.append(np.pad(a, pad))
-        return torch.from_numpy(np.stack(arrays)).to(device)
-
-    out = scorer(
-        stack("angle_error"),
-        stack("pair_weight"),
-        stack("moment_weight"),
-        stack("covered"),
-        stack("limb_match", False),
-        stack("limb_share", False),
-        stack("summary", False),
-    )
+    out = scorer(*batch_inputs(batch, next(iter(scorer.buffers())).device))
     results = []
     for b, d in enumerate(batch):
         n = len(d.moment_weight)

@@ -176,11 +176,6 @@ class DanceScorer(nn.Module):
 _REGISTRY = {"v2": "scorer-v2.json"}
 
 
-def known_versions() -> tuple[str, ...]:
-    """The scorer versions this package ships parameters for."""
-    return tuple(sorted(_REGISTRY))
-
-
 def load_params(version: str = DEFAULT_VERSION) -> dict[str, float | list[float]]:
     """The documented parameter file of a scorer version, values only."""
     doc = json.loads((WEIGHTS_DIR / _REGISTRY[version]).read_text())

@@ -37,7 +37,7 @@ from bench.people import another_dancer  # noqa: E402
 from bench.pose_store import PoseStore  # noqa: E402
 from engine.api import EngineSettings, align_sequences, analyse  # noqa: E402
 from engine.pose_cache import load_poses  # noqa: E402
-from engine.score import Deviations, measure_deviations  # noqa: E402
+from engine.score import Deviations, batch_inputs, measure_deviations  # noqa: E402
 from engine.sequence import PoseSequence  # noqa: E402
 from engine.skeleton import LIMB_PART, PARTS  # noqa: E402
 from models.scorer import SCORE_KNOTS, DanceScorer, load_params  # noqa: E402
@@ -205,23 +205,7 @@ def scores_of(params: dict, cases: list[Case]) -> torch.Tensor:
         setattr(scorer, name, value if isinstance(value, torch.Tensor) else torch.tensor(value))
     outs = []
     for chunk in range(0, len(cases), 64):
-        batch = [c.deviations for c in cases[chunk : chunk + 64]]
-        m = max(len(d.moment_weight) for d in batch)
-
-        def stack(name: str, pad: bool = True, batch: list[Deviations] = batch, m: int = m) -> torch.Tensor:
-            arrays = [
-                np.pad(getattr(d, name), [(0, m - len(d.moment_weight))] + [(0, 0)] * (getattr(d, name).ndim - 1))
-                if pad
-                else getattr(d, name)
-                for d in batch
-            ]
-            return torch.from_numpy(np.stack(arrays))
-
-        out = scorer(
-            stack("angle_error"), stack("pair_weight"), stack("moment_weight"), stack("covered"),
-            stack("limb_match", False), stack("limb_share", False), stack("summary", False),
-        )  # fmt: skip
-        outs.append(out.score)
+        outs.append(scorer(*batch_inputs([c.deviations for c in cases[chunk : chunk + 64]])).score)
     return torch.cat(outs)
 
 
