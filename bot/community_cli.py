@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import getpass
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TextIO
 
@@ -63,12 +64,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _entry(args: argparse.Namespace) -> int:
+    return run_with_settings(run, args)
+
+
+def run_with_settings(
+    command: Callable[[argparse.Namespace, Settings], Coroutine[object, object, int]], args: argparse.Namespace
+) -> int:
+    """Run an operator command with the settings of the environment; a configuration error is one line on
+    stderr and exit status 2."""
     try:
         settings = Settings.from_env()
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(run(args, settings))
+    return asyncio.run(command(args, settings))
 
 
 async def run(

@@ -11,13 +11,12 @@ held-out comparison with the scorer in use (MAE, Spearman, spread), and whether 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from typing import TextIO
 
 from bot.bootstrap import bootstrap, build_pool
-from bot.community_cli import moderator
-from bot.config import ConfigError, Settings
+from bot.community_cli import moderator, run_with_settings
+from bot.config import Settings
 from bot.core.calibration import CalibrationPolicy
 from bot.core.errors import InvalidInputError
 from bot.core.models import CommunityRef
@@ -46,12 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _entry(args: argparse.Namespace) -> int:
-    try:
-        settings = Settings.from_env()
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return asyncio.run(run(args, settings))
+    return run_with_settings(run, args)
 
 
 async def run(
